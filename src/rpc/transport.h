@@ -1,0 +1,71 @@
+/*
+ * A byte stream under an HTTP/2 session: a plain socket (TCP or Unix,
+ * transport.c) or TLS over a TCP socket (tls.c). Every call is
+ * non-blocking; the caller waits for the readiness the result names
+ * (through libev) and calls again.
+ */
+#ifndef RPC_TRANSPORT_H
+#define RPC_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Results besides byte counts. */
+#define TRANSPORT_ERROR		(-1)	/* broken for good; see ->error */
+#define TRANSPORT_WANT_READ	(-2)	/* retry when the fd is readable */
+#define TRANSPORT_WANT_WRITE	(-3)	/* retry when the fd is writable */
+
+struct transport;
+
+struct transport_ops {
+	/*
+	 * Drives the handshake (TLS); plain transports return 0 at once.
+	 * 0 when done, TRANSPORT_WANT_READ/WRITE, or TRANSPORT_ERROR.
+	 * On success the peer fields are filled in.
+	 */
+	int	 (*handshake)(struct transport *);
+	/* Bytes read (> 0), 0 at end of stream, or a result above. */
+	ssize_t	 (*read)(struct transport *, void *, size_t);
+	/* Bytes written (> 0) or a result above. */
+	ssize_t	 (*write)(struct transport *, const void *, size_t);
+	/* Sends TLS close_notify where there is one; best effort. */
+	void	 (*shutdown)(struct transport *);
+	/* Closes the fd and frees the transport and its peer data. */
+	void	 (*free)(struct transport *);
+};
+
+/* What is known of the other end once the handshake is done. */
+struct transport_peer {
+	char		 addr[80];	/* "127.0.0.1:40312", "[::1]:1", "unix" */
+	int		 has_cred;	/* Unix socket: the fields below are set */
+	pid_t		 pid;		/* SO_PEERCRED at accept or connect */
+	uid_t		 uid;
+	gid_t		 gid;
+	/*
+	 * TLS: the peer's certificate chain as sent, leaf first, each DER
+	 * (owned by the transport), and the leaf's single URI SAN once the
+	 * chain verified against the trust bundle; NULL/0 when the peer
+	 * sent no certificate.
+	 */
+	uint8_t		**chain;
+	size_t		 *chain_len;
+	size_t		  nchain;
+	char		 *spiffe_id;
+};
+
+struct transport {
+	const struct transport_ops	*ops;
+	int				 fd;	/* owned */
+	struct transport_peer		 peer;
+	char				 error[160]; /* last failure, for logs */
+};
+
+/*
+ * Wraps a connected non-blocking socket without encryption; takes the fd
+ * (closed by ->free). For a Unix socket the peer's credentials are read
+ * with SO_PEERCRED. NULL when memory ran out (the fd is then closed).
+ */
+struct transport	*transport_plain_new(int fd, int is_unix);
+
+#endif
