@@ -20,7 +20,7 @@
 #define RPC_CONNS_MAX		1024	/* connections a listener keeps */
 #define RPC_CONN_OUT_MAX	(256 * 1024) /* bytes queued to a socket */
 #define RPC_STREAM_OUT_MAX	(8 * 1024 * 1024) /* bytes queued a stream */
-#define RPC_CONN_IN_MAX		(16 * 1024 * 1024) /* bytes held unread a conn */
+#define RPC_CONN_IN_MAX		(16 * 1024 * 1024) /* bytes unread, a conn */
 #define RPC_METADATA_MAX	(16 * 1024) /* bytes of request headers */
 #define RPC_HANDSHAKE_SEC	10	/* TLS and preface must end by then */
 #define RPC_GOAWAY_GRACE_SEC	5	/* in-flight calls get this at stop */

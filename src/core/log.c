@@ -28,7 +28,8 @@ static void	line_field(struct line *, const char *, const char *);
 static void	log_emit(enum log_level, const char *, const char *,
 		    const char *, const char *, va_list);
 static void	log_vfmt(enum log_level, const char *, const char *,
-		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+		    const char *, va_list)
+		    __attribute__((format(printf, 4, 0)));
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",

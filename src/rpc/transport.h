@@ -37,8 +37,8 @@ struct transport_ops {
 
 /* What is known of the other end once the handshake is done. */
 struct transport_peer {
-	char		 addr[80];	/* "127.0.0.1:40312", "[::1]:1", "unix" */
-	int		 has_cred;	/* Unix socket: the fields below are set */
+	char		 addr[80];	/* "127.0.0.1:4031" or "unix" */
+	int		 has_cred;	/* Unix socket: the next 3 are set */
 	pid_t		 pid;		/* SO_PEERCRED at accept or connect */
 	uid_t		 uid;
 	gid_t		 gid;
@@ -58,7 +58,7 @@ struct transport {
 	const struct transport_ops	*ops;
 	int				 fd;	/* owned */
 	struct transport_peer		 peer;
-	char				 error[160]; /* last failure, for logs */
+	char				 error[160]; /* last failure */
 };
 
 /*

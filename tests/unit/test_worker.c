@@ -93,7 +93,7 @@ test_jobs_run_on_worker_in_order(void **state)
 }
 
 static void
-test_free_cancels_pending_and_queue_is_bounded(void **state)
+test_free_cancels_pending_bounded_queue(void **state)
 {
 	struct ev_loop		*loop = ev_loop_new(EVFLAG_AUTO);
 	struct worker		*w;
@@ -131,7 +131,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jobs_run_on_worker_in_order),
-		cmocka_unit_test(test_free_cancels_pending_and_queue_is_bounded),
+		cmocka_unit_test(test_free_cancels_pending_bounded_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what spirelet needs to build and test, from Debian 12 packages.
+# Run as root. Safe to run again: apt-get skips what is there.
+set -eu
+
+build="build-essential autoconf automake libtool pkg-config
+	libwolfssl-dev libev-dev libnghttp2-dev liblmdb-dev libtss2-dev
+	libjansson-dev nanopb libnanopb-dev protobuf-compiler"
+tests="libcmocka-dev clang openssl lmdb-utils python3 python3-pytest
+	python3-grpcio python3-grpc-tools python3-protobuf nghttp2-client
+	procps"
+
+what="$build"
+[ "${1:-}" = "--tests" ] && what="$build $tests"
+
+export DEBIAN_FRONTEND=noninteractive
+missing=""
+for p in $what; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing"
+[ "$(id -u)" -eq 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
