@@ -1,0 +1,39 @@
+/*
+ * Command-line flags the way SPIRE's Go tools read them (Go's flag
+ * package): -name value, -name=value, --name likewise, booleans as -name
+ * or -name=true|false, parsing stops at the first non-flag or "--".
+ */
+#ifndef CLI_FLAGS_H
+#define CLI_FLAGS_H
+
+enum flag_type {
+	FLAG_STRING,	/* const char ** into argv */
+	FLAG_BOOL,	/* int * */
+	FLAG_INT,	/* long * */
+	FLAG_LIST,	/* struct flag_list *: the flag may repeat */
+};
+
+/* Values of a repeatable flag, pointing into argv. */
+struct flag_list {
+	const char	**v;	/* owned array; free with flags_free_list */
+	int		  n;
+};
+
+struct flag {
+	const char	*name;
+	enum flag_type	 type;
+	void		*dest;
+	const char	*help;
+};
+
+/*
+ * Parses argv[0..argc) against the table (ended by a NULL name). Returns
+ * the index of the first argument that is not a flag, or -1 after
+ * printing the error and the flag list to stderr. Values are not copied.
+ */
+int	flags_parse(const struct flag *, int, char *[]);
+/* Prints the table as a usage block to stderr. */
+void	flags_usage(const struct flag *);
+void	flags_free_list(struct flag_list *);
+
+#endif
