@@ -1,0 +1,153 @@
+"""Shared fixtures for the system tests.
+
+Every process a test starts goes through `procs`, which stops it when the
+test ends, pass or fail, and keeps its log for the failure report.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+BUILD = os.environ.get("SPIRELET_BUILD", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build"))
+SRC = os.environ.get("SPIRELET_SRC", os.path.join(
+    os.path.dirname(__file__), "..", ".."))
+
+
+def build_path(*parts):
+    return os.path.join(BUILD, *parts)
+
+
+def src_path(*parts):
+    return os.path.join(SRC, *parts)
+
+
+@pytest.fixture
+def spirelet():
+    """Path of the spirelet binary under test."""
+    path = build_path("spirelet")
+    assert os.access(path, os.X_OK), "build spirelet first: " + path
+    return path
+
+
+class Proc:
+    """A process started for a test, with its output in a log file."""
+
+    def __init__(self, argv, logpath, env=None, cwd=None):
+        self.argv = argv
+        self.logpath = logpath
+        self.log = open(logpath, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.log,
+                                  stderr=subprocess.STDOUT, env=env,
+                                  cwd=cwd, start_new_session=True)
+        self.pid = self.p.pid
+
+    def output(self):
+        self.log.flush()
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def signal(self, sig):
+        if self.alive():
+            self.p.send_signal(sig)
+
+    def wait(self, timeout=20):
+        return self.p.wait(timeout=timeout)
+
+    def stop(self, timeout=10):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+        return self.p.returncode
+
+
+@pytest.fixture
+def procs(tmp_path, request):
+    """Starts processes and always stops them; prints their logs on
+    failure."""
+    started = []
+
+    def start(argv, name=None, env=None, cwd=None):
+        name = name or os.path.basename(argv[0])
+        p = Proc(argv, str(tmp_path / (name + ".log")), env=env, cwd=cwd)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for p in started:
+            print("---- log of %s ----" % " ".join(p.argv))
+            print(p.output()[-8000:])
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def wait_for(pred, timeout=15.0, what="condition", proc=None):
+    """Polls pred() until it is true; fails naming what it waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        if proc is not None and not proc.alive():
+            raise AssertionError("process exited while waiting for %s:\n%s"
+                                 % (what, proc.output()[-4000:]))
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def wait_for_socket(path, timeout=15.0, proc=None):
+    """Waits until a Unix socket at path accepts connections."""
+    def ready():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+    wait_for(ready, timeout, "socket " + path, proc)
+
+
+def wait_for_port(host, port, timeout=15.0, proc=None):
+    def ready():
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(ready, timeout, "%s:%d" % (host, port), proc)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
