@@ -227,6 +227,7 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
     const uint8_t *issuer, size_t issuer_len, uint8_t **out, size_t *outlen)
 {
 	struct der_w	 w, c;
+	struct cert_view iv;
 	const uint8_t	*iname, *aki = NULL, *bits;
 	uint8_t		*tbs = NULL, ski[WC_SHA_DIGEST_SIZE], ku[2];
 	size_t		 iname_len, aki_len = 0, nbits, tbs_len, kul;
@@ -242,11 +243,14 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 		return -1;
 	}
 	if (issuer != NULL) {
-		if (cert_subject_and_ski(issuer, issuer_len, &iname,
-		    &iname_len, &aki, &aki_len) == -1) {
+		if (cert_view(issuer, issuer_len, &iv) == -1) {
 			log_warnx("pki", "issuer certificate does not parse");
 			return -1;
 		}
+		iname = iv.subject;
+		iname_len = iv.subject_len;
+		aki = iv.ski;
+		aki_len = iv.ski_len;
 	} else {
 		iname = t->subject;
 		iname_len = t->subject_len;
@@ -448,14 +452,13 @@ cert_csr_strerror(enum cert_csr_err e)
 }
 
 int
-cert_subject_and_ski(const uint8_t *der, size_t len, const uint8_t **subject,
-    size_t *subject_len, const uint8_t **ski, size_t *ski_len)
+cert_view(const uint8_t *der, size_t len, struct cert_view *v)
 {
-	struct der_r	 r, cert, tbs, subj, exts, seq, ext, oid, val, inner;
+	struct der_r	 r, cert, tbs, validity, subj, spki, exts, seq, ext;
+	struct der_r	 oid, val, inner;
 	uint8_t		 tag;
 
-	*ski = NULL;
-	*ski_len = 0;
+	memset(v, 0, sizeof(*v));
 	der_r_init(&r, der, len);
 	if (der_r_expect(&r, DER_SEQUENCE, &cert, NULL) == -1 ||
 	    der_r_expect(&cert, DER_SEQUENCE, &tbs, NULL) == -1)
@@ -466,12 +469,16 @@ cert_subject_and_ski(const uint8_t *der, size_t len, const uint8_t **subject,
 	if (der_r_expect(&tbs, DER_INTEGER, NULL, NULL) == -1 ||
 	    der_r_expect(&tbs, DER_SEQUENCE, NULL, NULL) == -1 ||
 	    der_r_expect(&tbs, DER_SEQUENCE, NULL, NULL) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, NULL, NULL) == -1 ||
+	    der_r_expect(&tbs, DER_SEQUENCE, &validity, NULL) == -1 ||
+	    der_r_time(&validity, &v->not_before) == -1 ||
+	    der_r_time(&validity, &v->not_after) == -1 ||
 	    der_r_expect(&tbs, DER_SEQUENCE, NULL, &subj) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, NULL, NULL) == -1)
+	    der_r_expect(&tbs, DER_SEQUENCE, NULL, &spki) == -1)
 		return -1;
-	*subject = subj.p;
-	*subject_len = subj.len;
+	v->subject = subj.p;
+	v->subject_len = subj.len;
+	v->spki = spki.p;
+	v->spki_len = spki.len;
 	while (tbs.len > 0) {
 		if (der_r_next(&tbs, &tag, &exts, NULL) == -1)
 			return -1;
@@ -494,8 +501,8 @@ cert_subject_and_ski(const uint8_t *der, size_t len, const uint8_t **subject,
 				if (der_r_expect(&val, DER_OCTET_STRING,
 				    &inner, NULL) == -1)
 					return -1;
-				*ski = inner.p;
-				*ski_len = inner.len;
+				v->ski = inner.p;
+				v->ski_len = inner.len;
 			}
 		}
 	}

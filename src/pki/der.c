@@ -106,23 +106,22 @@ der_w_raw(struct der_w *w, const void *v, size_t len)
 void
 der_w_uint(struct der_w *w, const uint8_t *v, size_t len)
 {
-	uint8_t	 tmp[1 + 64];
+	uint8_t	 zero = 0;
 
 	while (len > 1 && v[0] == 0) {
 		v++;
 		len--;
 	}
-	if (len == 0 || len > 64) {
+	if (len == 0) {
 		w->failed = 1;
 		return;
 	}
+	der_w_begin(w, DER_INTEGER);
 	/* A high bit set would read as negative: lead with a zero. */
-	tmp[0] = 0;
-	memcpy(tmp + 1, v, len);
 	if (v[0] & 0x80)
-		der_w_tlv(w, DER_INTEGER, tmp, len + 1);
-	else
-		der_w_tlv(w, DER_INTEGER, tmp + 1, len);
+		der_w_raw(w, &zero, 1);
+	der_w_raw(w, v, len);
+	der_w_end(w);
 }
 
 void
