@@ -28,8 +28,14 @@
 #define RPC_BACKOFF_MAX_MS	120000	/* client reconnect, largest delay */
 
 /* Store. */
-#define STORE_TABLES_MAX	32	/* named tables in one environment */
+#define STORE_TABLES_MAX	32	/* named tables a caller declares */
+#define STORE_TABLE_NAME_MAX	32	/* bytes in a table's name */
+#define STORE_KIND_MAX		16	/* bytes in a store's kind ("agent") */
 #define STORE_MAP_DEFAULT	(64UL * 1024 * 1024) /* bytes of LMDB map */
+#define STORE_KEY_MAX		511	/* bytes in a key, or a value of a
+					   dup table: LMDB's built-in limit */
+#define STORE_READERS_MAX	126	/* read txns open at once (LMDB's
+					   default reader slots) */
 
 /* Worker thread. */
 #define WORKER_QUEUE_MAX	256	/* jobs waiting for the worker */
