@@ -76,6 +76,7 @@ flags_parse(const struct flag *t, int argc, char *argv[])
 {
 	const struct flag	*f;
 	const char		*a, *eq, *v;
+	size_t			 nlen;
 	int			 i;
 
 	for (i = 0; i < argc; i++) {
@@ -88,12 +89,18 @@ flags_parse(const struct flag *t, int argc, char *argv[])
 			if (*a == '\0')
 				return i + 1;
 		}
+		if (strcmp(a, "h") == 0 || strcmp(a, "help") == 0) {
+			fprintf(stderr, "Usage of the command:\n");
+			flags_usage(t);
+			return FLAGS_HELP;
+		}
 		eq = strchr(a, '=');
-		f = flags_find(t, a, eq != NULL ? (size_t)(eq - a) : strlen(a));
+		nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		f = flags_find(t, a, nlen);
 		if (f == NULL) {
-			fprintf(stderr, "flag provided but not defined: -%.*s\n",
-			    (int)(eq != NULL ? (size_t)(eq - a) : strlen(a)),
-			    a);
+			fprintf(stderr,
+			    "flag provided but not defined: -%.*s\n",
+			    (int)nlen, a);
 			goto usage;
 		}
 		if (eq != NULL) {
@@ -109,8 +116,8 @@ flags_parse(const struct flag *t, int argc, char *argv[])
 			v = argv[++i];
 		}
 		if (flags_set(f, v) == -1) {
-			fprintf(stderr, "invalid value \"%s\" for flag -%s\n", v,
-			    f->name);
+			fprintf(stderr, "invalid value \"%s\" for flag -%s\n",
+			    v, f->name);
 			goto usage;
 		}
 	}

@@ -26,10 +26,14 @@ struct flag {
 	const char	*help;
 };
 
+/* flags_parse's result for -h, -help or --help (usage printed). */
+#define FLAGS_HELP	(-2)
+
 /*
  * Parses argv[0..argc) against the table (ended by a NULL name). Returns
- * the index of the first argument that is not a flag, or -1 after
- * printing the error and the flag list to stderr. Values are not copied.
+ * the index of the first argument that is not a flag; FLAGS_HELP after
+ * printing the flag list for -h; or -1 after printing the error and the
+ * flag list to stderr. Values are not copied.
  */
 int	flags_parse(const struct flag *, int, char *[]);
 /* Prints the table as a usage block to stderr. */

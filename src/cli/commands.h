@@ -1,0 +1,24 @@
+/*
+ * The subcommands, one function each: argv[0] is the command's last word,
+ * then its flags. Each returns the process exit status: 0, 1 for a
+ * failure it logged or printed, 2 for a usage error.
+ */
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
+
+#include <stdio.h>
+
+int	cli_run_both(int, char *[]);
+int	cli_run_server(int, char *[]);
+int	cli_run_agent(int, char *[]);
+int	cli_validate(int, char *[]);
+int	cli_validate_server(int, char *[]);
+int	cli_validate_agent(int, char *[]);
+int	cli_healthcheck_server(int, char *[]);
+int	cli_healthcheck_agent(int, char *[]);
+int	cli_version_cmd(int, char *[]);
+
+/* The list of commands, to f. */
+void	cli_usage(FILE *f);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * The option tables. Names and meanings are SPIRE's where SPIRE has the
+ * option; spirelet's own options say so in their help.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "cli/options.h"
+#include "core/config.h"
+#include "core/limits.h"
+#include "core/log.h"
+
+static int	check_abs_path(const void *, char *, size_t);
+static int	check_plugins(struct options *, const struct hcl_item *,
+		    const char *);
+
+static const char *const log_levels[] = {
+	"DEBUG", "INFO", "WARN", "ERROR", NULL
+};
+static const char *const log_formats[] = { "text", "json", NULL };
+
+/* enum log_level and enum log_format follow the choices' order. */
+_Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3,
+    "log_levels order");
+_Static_assert(LOG_FORMAT_TEXT == 0 && LOG_FORMAT_JSON == 1,
+    "log_formats order");
+
+static int
+check_abs_path(const void *field, char *why, size_t whylen)
+{
+	const char	*p = *(const char *const *)field;
+
+	if (p != NULL && *p != '\0' && *p != '/') {
+		snprintf(why, whylen, "must be an absolute path");
+		return -1;
+	}
+	return 0;
+}
+
+/* Sorted by name (config_table_verify checks it in the unit test). */
+static const struct config_option server_opts[] = {
+	{ "bind_address", CONFIG_OPT_STRING(struct server_config,
+	    bind_address), .def_str = "0.0.0.0",
+	    .help = "address the server API listens on" },
+	{ "bind_port", CONFIG_OPT_INT(struct server_config, bind_port),
+	    .def = 8081, .min = 0, .max = 65535,
+	    .help = "port the server API listens on (0: any)" },
+	{ "data_dir", CONFIG_OPT_STRING(struct server_config, data_dir),
+	    .def_str = "/var/lib/spirelet/server",
+	    .help = "directory of the datastore" },
+	{ "log_file", CONFIG_OPT_STRING(struct server_config, log_file),
+	    .help = "file to log to (default: stderr)" },
+	{ "log_format", CONFIG_OPT_ENUM(struct server_config, log_format,
+	    log_formats), .def = LOG_FORMAT_TEXT,
+	    .help = "text or json" },
+	{ "log_level", CONFIG_OPT_ENUM(struct server_config, log_level,
+	    log_levels), .def = LOG_LEVEL_INFO,
+	    .help = "DEBUG, INFO, WARN or ERROR" },
+	{ "max_message_size", CONFIG_OPT_INT(struct server_config,
+	    max_message_size), .def = RPC_MSG_MAX_DEFAULT,
+	    .min = 64 * 1024, .max = 64 * 1024 * 1024,
+	    .help = "largest gRPC message in bytes (spirelet's own)" },
+	{ "plugins", CONFIG_OPT_NODE(struct server_config, plugins),
+	    .help = "the server's plugins, when one file holds both roles" },
+	{ "socket_path", CONFIG_OPT_STRING(struct server_config,
+	    socket_path), .def_str = "/tmp/spire-server/private/api.sock",
+	    .check = check_abs_path,
+	    .help = "Unix socket of the local admin API" },
+	{ "store_map_size", CONFIG_OPT_INT(struct server_config,
+	    store_map_size), .def = (int64_t)STORE_MAP_DEFAULT,
+	    .min = 1024 * 1024, .max = (int64_t)1 << 40,
+	    .help = "bytes the datastore may grow to (spirelet's own)" },
+	{ "trust_domain", CONFIG_OPT_STRING(struct server_config,
+	    trust_domain), .def_str = "example.org",
+	    .help = "the trust domain this server is the authority of" },
+};
+
+static const struct config_option agent_opts[] = {
+	{ "data_dir", CONFIG_OPT_STRING(struct agent_config, data_dir),
+	    .def_str = "/var/lib/spirelet/agent",
+	    .help = "directory of the agent's cache" },
+	{ "log_file", CONFIG_OPT_STRING(struct agent_config, log_file),
+	    .help = "file to log to (default: stderr)" },
+	{ "log_format", CONFIG_OPT_ENUM(struct agent_config, log_format,
+	    log_formats), .def = LOG_FORMAT_TEXT,
+	    .help = "text or json" },
+	{ "log_level", CONFIG_OPT_ENUM(struct agent_config, log_level,
+	    log_levels), .def = LOG_LEVEL_INFO,
+	    .help = "DEBUG, INFO, WARN or ERROR" },
+	{ "max_message_size", CONFIG_OPT_INT(struct agent_config,
+	    max_message_size), .def = RPC_MSG_MAX_DEFAULT,
+	    .min = 64 * 1024, .max = 64 * 1024 * 1024,
+	    .help = "largest gRPC message in bytes (spirelet's own)" },
+	{ "plugins", CONFIG_OPT_NODE(struct agent_config, plugins),
+	    .help = "the agent's plugins, when one file holds both roles" },
+	{ "socket_path", CONFIG_OPT_STRING(struct agent_config, socket_path),
+	    .def_str = "/tmp/spire-agent/public/api.sock",
+	    .check = check_abs_path,
+	    .help = "Unix socket of the Workload API" },
+	{ "store_map_size", CONFIG_OPT_INT(struct agent_config,
+	    store_map_size), .def = 16 * 1024 * 1024,
+	    .min = 1024 * 1024, .max = (int64_t)1 << 40,
+	    .help = "bytes the cache may grow to (spirelet's own)" },
+	{ "trust_domain", CONFIG_OPT_STRING(struct agent_config,
+	    trust_domain), .def_str = "example.org",
+	    .help = "the trust domain of the server" },
+};
+
+static const struct config_table server_table =
+    CONFIG_TABLE("server", server_opts);
+static const struct config_table agent_table =
+    CONFIG_TABLE("agent", agent_opts);
+
+/* The file's top level, one table per command shape. */
+struct top {
+	struct server_config	 server;
+	struct agent_config	 agent;
+	const struct hcl_item	*plugins;
+};
+
+static const struct config_option top_both_opts[] = {
+	{ "agent", CONFIG_OPT_BLOCK(struct top, agent, &agent_table),
+	    .help = "the agent" },
+	{ "plugins", CONFIG_OPT_NODE(struct top, plugins),
+	    .help = "refused: each role's plugins go inside its block" },
+	{ "server", CONFIG_OPT_BLOCK(struct top, server, &server_table),
+	    .help = "the server" },
+};
+static const struct config_option top_server_opts[] = {
+	{ "plugins", CONFIG_OPT_NODE(struct top, plugins),
+	    .help = "the server's plugins" },
+	{ "server", CONFIG_OPT_BLOCK(struct top, server, &server_table),
+	    .flags = CONFIG_REQUIRED, .help = "the server" },
+};
+static const struct config_option top_agent_opts[] = {
+	{ "agent", CONFIG_OPT_BLOCK(struct top, agent, &agent_table),
+	    .flags = CONFIG_REQUIRED, .help = "the agent" },
+	{ "plugins", CONFIG_OPT_NODE(struct top, plugins),
+	    .help = "the agent's plugins" },
+};
+
+static const struct config_table top_both =
+    CONFIG_TABLE("file", top_both_opts);
+static const struct config_table top_server =
+    CONFIG_TABLE("file", top_server_opts);
+static const struct config_table top_agent =
+    CONFIG_TABLE("file", top_agent_opts);
+
+/*
+ * Plugins spirelet builds in, per role. None yet: SPIRE's DataStore is
+ * refused with a reason, anything else as unknown.
+ */
+static int
+check_plugins(struct options *o, const struct hcl_item *item,
+    const char *role)
+{
+	struct config_plugin	*p;
+	size_t			 i, n;
+	int			 rc;
+
+	if (item == NULL)
+		return 0;
+	rc = config_plugins(o->cfg, item->value, &p, &n);
+	for (i = 0; i < n; i++) {
+		if (strcmp(p[i].kind, "DataStore") == 0)
+			config_error(o->cfg, p[i].line, "DataStore \"%s\": "
+			    "spirelet's datastore is built in (LMDB under "
+			    "data_dir); remove the DataStore block",
+			    p[i].name);
+		else
+			config_error(o->cfg, p[i].line, "%s \"%s\": no such "
+			    "%s plugin in spirelet", p[i].kind, p[i].name,
+			    role);
+		rc = -1;
+	}
+	return rc;
+}
+
+int
+options_load(struct options *o, const char *path, bool expand_env,
+    unsigned roles, FILE *f)
+{
+	const struct config_table	*t;
+	struct top			 top;
+	int				 rc;
+
+	memset(o, 0, sizeof(*o));
+	memset(&top, 0, sizeof(top));
+	t = roles == OPTIONS_BOTH ? &top_both :
+	    roles == OPTIONS_SERVER ? &top_server : &top_agent;
+	if (path == NULL)
+		o->cfg = config_load_buffer("defaults", "", 0, false);
+	else
+		o->cfg = config_load_file(path, expand_env);
+	if (o->cfg == NULL) {
+		fprintf(f, "out of memory loading %s\n",
+		    path != NULL ? path : "defaults");
+		return -1;
+	}
+	if (config_root(o->cfg) == NULL) {
+		config_print_errors(o->cfg, f);
+		return -1;
+	}
+	rc = config_apply(o->cfg, t, config_root(o->cfg), &top);
+	o->server = top.server;
+	o->agent = top.agent;
+	/* A file of one role keeps SPIRE's top-level plugins block. */
+	if (roles == OPTIONS_SERVER)
+		o->server.plugins = top.plugins;
+	else if (roles == OPTIONS_AGENT)
+		o->agent.plugins = top.plugins;
+	else if (top.plugins != NULL)
+		config_error(o->cfg, top.plugins->line, "a file for both "
+		    "roles takes each role's plugins inside its server { } "
+		    "or agent { } block");
+	o->roles = roles;
+	if (roles & OPTIONS_SERVER &&
+	    check_plugins(o, o->server.plugins, "server") == -1)
+		rc = -1;
+	if (roles & OPTIONS_AGENT &&
+	    check_plugins(o, o->agent.plugins, "agent") == -1)
+		rc = -1;
+	if (rc == -1 || config_error_count(o->cfg) > 0) {
+		config_print_errors(o->cfg, f);
+		return -1;
+	}
+	return 0;
+}
+
+void
+options_free(struct options *o)
+{
+	config_free(o->cfg);
+	memset(o, 0, sizeof(*o));
+}
+
+void
+options_print_tables(FILE *f)
+{
+	config_table_print(&server_table, f);
+	config_table_print(&agent_table, f);
+}

@@ -1,0 +1,40 @@
+/*
+ * The options spirelet knows, one table per configuration block, and the
+ * loading of a file for one command: `server run` reads a SPIRE
+ * server.conf, `agent run` a SPIRE agent.conf, and `run` a file with
+ * both blocks (each role's plugins then go inside its own block).
+ */
+#ifndef CLI_OPTIONS_H
+#define CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "agent/agent.h"
+#include "server/server.h"
+
+/* Which roles a command runs. */
+#define OPTIONS_SERVER	0x1
+#define OPTIONS_AGENT	0x2
+#define OPTIONS_BOTH	(OPTIONS_SERVER | OPTIONS_AGENT)
+
+struct options {
+	struct config		*cfg;	/* owns every string below */
+	unsigned		 roles;	/* OPTIONS_* the file configures */
+	struct server_config	 server;
+	struct agent_config	 agent;
+};
+
+/*
+ * Loads path for the roles given (OPTIONS_*); NULL path means spirelet's
+ * built-in defaults. Errors are printed to f, each as file:line:
+ * message. 0, or -1 when the file is unreadable or has any error; the
+ * options must be released with options_free either way.
+ */
+int	options_load(struct options *, const char *path, bool expand_env,
+	    unsigned roles, FILE *f) __attribute__((warn_unused_result));
+void	options_free(struct options *);
+/* Prints every table: options, types, defaults (for `help` and docs). */
+void	options_print_tables(FILE *);
+
+#endif

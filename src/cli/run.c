@@ -1,0 +1,300 @@
+/*
+ * `spirelet run`, `spirelet server run`, `spirelet agent run`: load the
+ * configuration, set up logging, the loop and the worker, start the
+ * roles, and stop them gracefully on SIGTERM or SIGINT. SIGHUP reopens
+ * the log file (for logrotate). A second SIGTERM or SIGINT while
+ * stopping exits at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/options.h"
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/worker.h"
+
+struct run_flags {
+	const char	*config;
+	int		 expand_env;
+	const char	*log_level;
+	const char	*log_format;
+	const char	*log_file;
+	const char	*data_dir;
+	const char	*socket_path;
+	const char	*trust_domain;
+	const char	*bind_address;
+	long		 server_port;
+};
+
+struct daemon {
+	struct ev_loop	*loop;
+	struct worker	*worker;
+	struct server	*server;
+	struct agent	*agent;
+	ev_signal	 sigterm;
+	ev_signal	 sigint;
+	ev_signal	 sighup;
+	int		 stopping;
+	int		 running;	/* roles not yet stopped */
+};
+
+static int	run_main(int, char *[], unsigned);
+static int	run_apply_flags(struct options *, const struct run_flags *,
+		    unsigned);
+static int	run_logging(const struct options *);
+static void	run_role_stopped(void *);
+static void	run_stop_cb(struct ev_loop *, ev_signal *, int);
+static void	run_hup_cb(struct ev_loop *, ev_signal *, int);
+
+static void
+run_role_stopped(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (--d->running == 0)
+		ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
+run_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon	*d = w->data;
+
+	if (d->stopping) {
+		log_kv(LOG_LEVEL_WARN, NULL, "second signal: exiting now",
+		    "signal", strsignal(w->signum), (const char *)NULL);
+		exit(1);
+	}
+	d->stopping = 1;
+	log_kv(LOG_LEVEL_INFO, NULL, "stopping", "signal",
+	    strsignal(w->signum), (const char *)NULL);
+	/* Each stop may finish at once and call run_role_stopped. */
+	d->running = (d->server != NULL) + (d->agent != NULL) + 1;
+	if (d->agent != NULL)
+		agent_stop(d->agent, run_role_stopped, d);
+	if (d->server != NULL)
+		server_stop(d->server, run_role_stopped, d);
+	run_role_stopped(d);
+}
+
+static void
+run_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	if (log_reopen() == -1)
+		log_warn(NULL, "cannot reopen the log file");
+	else
+		log_info(NULL, "log file reopened");
+}
+
+/* Command-line values win over the file's, as in SPIRE. */
+static int
+run_apply_flags(struct options *o, const struct run_flags *fl,
+    unsigned roles)
+{
+	enum log_level	 level;
+	enum log_format	 format;
+
+	if (fl->log_level != NULL) {
+		if (log_parse_level(fl->log_level, &level) == -1) {
+			fprintf(stderr, "invalid -logLevel \"%s\"\n",
+			    fl->log_level);
+			return -1;
+		}
+		o->server.log_level = o->agent.log_level = (int)level;
+	}
+	if (fl->log_format != NULL) {
+		if (log_parse_format(fl->log_format, &format) == -1) {
+			fprintf(stderr, "invalid -logFormat \"%s\"\n",
+			    fl->log_format);
+			return -1;
+		}
+		o->server.log_format = o->agent.log_format = (int)format;
+	}
+	if (fl->log_file != NULL)
+		o->server.log_file = o->agent.log_file = fl->log_file;
+	if (roles == OPTIONS_BOTH)
+		return 0;
+	if (fl->data_dir != NULL)
+		o->server.data_dir = o->agent.data_dir = fl->data_dir;
+	if (fl->socket_path != NULL)
+		o->server.socket_path = o->agent.socket_path =
+		    fl->socket_path;
+	if (fl->trust_domain != NULL)
+		o->server.trust_domain = o->agent.trust_domain =
+		    fl->trust_domain;
+	if (fl->bind_address != NULL)
+		o->server.bind_address = fl->bind_address;
+	if (fl->server_port != -1) {
+		if (fl->server_port < 0 || fl->server_port > 65535) {
+			fprintf(stderr, "invalid -serverPort %ld\n",
+			    fl->server_port);
+			return -1;
+		}
+		o->server.bind_port = fl->server_port;
+	}
+	return 0;
+}
+
+/*
+ * One process, one log: the server's settings when it runs, else the
+ * agent's.
+ */
+static int
+run_logging(const struct options *o)
+{
+	const char	*file;
+	int		 level, format;
+
+	if (o->roles & OPTIONS_SERVER) {
+		file = o->server.log_file;
+		level = o->server.log_level;
+		format = o->server.log_format;
+	} else {
+		file = o->agent.log_file;
+		level = o->agent.log_level;
+		format = o->agent.log_format;
+	}
+	log_set_level((enum log_level)level);
+	log_set_format((enum log_format)format);
+	if (file != NULL && *file != '\0' && log_open(file) == -1) {
+		fprintf(stderr, "cannot open log file %s: %s\n", file,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run_main(int argc, char *argv[], unsigned roles)
+{
+	struct run_flags	 fl = { .server_port = -1 };
+	const struct flag	 both_flags[] = {
+		{ "config", FLAG_STRING, &fl.config,
+		    "path to a configuration file (default: built-in)" },
+		{ "expandEnv", FLAG_BOOL, &fl.expand_env,
+		    "expand environment variables in the configuration" },
+		{ "logFile", FLAG_STRING, &fl.log_file, "file to log to" },
+		{ "logFormat", FLAG_STRING, &fl.log_format, "text or json" },
+		{ "logLevel", FLAG_STRING, &fl.log_level,
+		    "DEBUG, INFO, WARN or ERROR" },
+		{ NULL, FLAG_BOOL, NULL, NULL },
+	};
+	const struct flag	 role_flags[] = {
+		{ "bindAddress", FLAG_STRING, &fl.bind_address,
+		    "IP address or DNS name the server API listens on" },
+		{ "config", FLAG_STRING, &fl.config,
+		    "path to a configuration file (default: built-in)" },
+		{ "dataDir", FLAG_STRING, &fl.data_dir,
+		    "directory to store runtime data in" },
+		{ "expandEnv", FLAG_BOOL, &fl.expand_env,
+		    "expand environment variables in the configuration" },
+		{ "logFile", FLAG_STRING, &fl.log_file, "file to log to" },
+		{ "logFormat", FLAG_STRING, &fl.log_format, "text or json" },
+		{ "logLevel", FLAG_STRING, &fl.log_level,
+		    "DEBUG, INFO, WARN or ERROR" },
+		{ "serverPort", FLAG_INT, &fl.server_port,
+		    "port the server API listens on" },
+		{ "socketPath", FLAG_STRING, &fl.socket_path,
+		    "path of the API's Unix socket" },
+		{ "trustDomain", FLAG_STRING, &fl.trust_domain,
+		    "the trust domain" },
+		{ NULL, FLAG_BOOL, NULL, NULL },
+	};
+	struct options		 o;
+	struct daemon		 d;
+	int			 n, status = 1;
+
+	n = flags_parse(roles == OPTIONS_BOTH ? both_flags : role_flags,
+	    argc - 1, argv + 1);
+	if (n == FLAGS_HELP)
+		return 0;
+	if (n < 0)
+		return 2;
+	if (n != argc - 1) {
+		fprintf(stderr, "unexpected argument \"%s\"\n", argv[n + 1]);
+		return 2;
+	}
+	if (options_load(&o, fl.config, fl.expand_env, roles,
+	    stderr) == -1 || run_apply_flags(&o, &fl, roles) == -1 ||
+	    run_logging(&o) == -1) {
+		options_free(&o);
+		return 1;
+	}
+
+	memset(&d, 0, sizeof(d));
+	signal(SIGPIPE, SIG_IGN);
+	d.loop = evloop_init();
+	if (d.loop == NULL) {
+		log_error(NULL, "libev found no usable event backend");
+		goto out;
+	}
+	d.worker = worker_new(d.loop);
+	if (d.worker == NULL)
+		goto out;
+	if (roles & OPTIONS_SERVER) {
+		d.server = server_start(d.loop, d.worker, &o.server);
+		if (d.server == NULL)
+			goto out;
+	}
+	if (roles & OPTIONS_AGENT) {
+		d.agent = agent_start(d.loop, d.worker, &o.agent);
+		if (d.agent == NULL)
+			goto out;
+	}
+	ev_signal_init(&d.sigterm, run_stop_cb, SIGTERM);
+	ev_signal_init(&d.sigint, run_stop_cb, SIGINT);
+	ev_signal_init(&d.sighup, run_hup_cb, SIGHUP);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sigint);
+	ev_signal_start(d.loop, &d.sighup);
+	log_kv(LOG_LEVEL_INFO, NULL, "started", "version", PACKAGE_VERSION,
+	    "roles", roles == OPTIONS_BOTH ? "server,agent" :
+	    roles == OPTIONS_SERVER ? "server" : "agent", (const char *)NULL);
+	ev_run(d.loop, 0);
+	status = 0;
+	log_info(NULL, "stopped");
+out:
+	if (d.loop != NULL) {
+		ev_signal_stop(d.loop, &d.sigterm);
+		ev_signal_stop(d.loop, &d.sigint);
+		ev_signal_stop(d.loop, &d.sighup);
+	}
+	agent_free(d.agent);
+	server_free(d.server);
+	worker_free(d.worker);
+	if (d.loop != NULL)
+		ev_loop_destroy(d.loop);
+	options_free(&o);
+	log_close();
+	return status;
+}
+
+int
+cli_run_both(int argc, char *argv[])
+{
+	return run_main(argc, argv, OPTIONS_BOTH);
+}
+
+int
+cli_run_server(int argc, char *argv[])
+{
+	return run_main(argc, argv, OPTIONS_SERVER);
+}
+
+int
+cli_run_agent(int argc, char *argv[])
+{
+	return run_main(argc, argv, OPTIONS_AGENT);
+}

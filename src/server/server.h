@@ -1,0 +1,51 @@
+/*
+ * The server role: SPIRE's server APIs on TCP (TLS) and the local admin
+ * API on a Unix socket, over the datastore in data_dir. Start-up and
+ * shutdown only; the APIs live in their own files.
+ */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct ev_loop;
+struct worker;
+struct server;
+
+/*
+ * The `server` block of a configuration file, as SPIRE names its
+ * options, plus spirelet's own (marked so in cli/options.c). Strings are
+ * borrowed from the loaded configuration and must outlive the server.
+ */
+struct server_config {
+	const char		*trust_domain;
+	const char		*bind_address;
+	int64_t			 bind_port;
+	const char		*socket_path;	/* the local admin API */
+	const char		*data_dir;
+	int			 log_level;	/* enum log_level */
+	int			 log_format;	/* enum log_format */
+	const char		*log_file;
+	int64_t			 store_map_size; /* bytes */
+	int64_t			 max_message_size; /* bytes, gRPC */
+	const struct hcl_item	*plugins;
+};
+
+/*
+ * Opens the datastore and starts listening. NULL when something failed
+ * (logged); nothing is left open then.
+ */
+struct server	*server_start(struct ev_loop *, struct worker *,
+		    const struct server_config *);
+/*
+ * Graceful stop: listeners close, peers get GOAWAY, calls in flight get
+ * their grace period, the datastore closes; then done(arg) runs once.
+ */
+void		 server_stop(struct server *, void (*done)(void *), void *arg);
+/* Frees a stopped (or never started) server. Accepts NULL. */
+void		 server_free(struct server *);
+
+#endif
