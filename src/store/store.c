@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -63,6 +64,7 @@ struct store {
 	int		 writing;	/* a write txn is open ... */
 	pthread_t	 writer;	/* ... on this thread */
 	int		 broken;	/* a remap failed: nothing works */
+	int		 instance_fd;	/* holds the one-process lock */
 };
 
 struct store_txn {
@@ -96,6 +98,7 @@ static enum store_err	 store_config_check(const struct store_config *);
 static enum store_err	 store_dir_make(const char *);
 static enum store_err	 store_dir_check(const char *);
 static enum store_err	 store_file_check(const char *, const char *);
+static enum store_err	 store_instance_lock(struct store *);
 static enum store_err	 store_env_open(struct store *,
 			    const struct store_config *);
 static enum store_err	 store_meta_check(struct store *, MDB_txn *,
@@ -691,6 +694,38 @@ out:
 	return e;
 }
 
+/*
+ * One process per data dir: LMDB would let two share it, but two
+ * spirelets on one datastore would each believe their caches. An
+ * exclusive flock on data.mdb (not the fcntl locks LMDB takes on
+ * lock.mdb) says which one has it; the kernel drops it when the holder
+ * dies, so a crash never leaves the dir locked.
+ */
+static enum store_err
+store_instance_lock(struct store *st)
+{
+	char	 file[PATH_MAX];
+
+	if (snprintf(file, sizeof(file), "%s/data.mdb", st->path) >=
+	    (int)sizeof(file))
+		return STORE_INVALID;
+	st->instance_fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (st->instance_fd == -1) {
+		log_error(SUBSYS, "%s: open: %s", file, strerror(errno));
+		return STORE_IO;
+	}
+	if (flock(st->instance_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			log_error(SUBSYS, "%s: in use by another spirelet "
+			    "process", st->path);
+			return STORE_BUSY;
+		}
+		log_error(SUBSYS, "%s: flock: %s", file, strerror(errno));
+		return STORE_SYSTEM;
+	}
+	return STORE_OK;
+}
+
 enum store_err
 store_open(const struct store_config *cfg, struct store **out)
 {
@@ -714,9 +749,12 @@ store_open(const struct store_config *cfg, struct store **out)
 	}
 	st->lock_ready = 1;
 
+	st->instance_fd = -1;
 	e = store_dir_check(st->path);
 	if (e == STORE_OK)
 		e = store_file_check(st->path, "data.mdb");
+	if (e == STORE_OK)
+		e = store_instance_lock(st);
 	if (e == STORE_OK)
 		e = store_file_check(st->path, "lock.mdb");
 	if (e == STORE_OK)
@@ -745,6 +783,8 @@ store_close(struct store *st)
 		    st->path, st->ntxn);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	if (st->instance_fd != -1)
+		close(st->instance_fd);
 	if (st->lock_ready)
 		pthread_mutex_destroy(&st->lock);
 	mem_free(st->path);
