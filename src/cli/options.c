@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/options.h"
-#include "core/config.h"
+#include "core/conf.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -38,79 +38,79 @@ check_abs_path(const void *field, char *why, size_t whylen)
 	return 0;
 }
 
-/* Sorted by name (config_table_verify checks it in the unit test). */
-static const struct config_option server_opts[] = {
-	{ "bind_address", CONFIG_OPT_STRING(struct server_config,
+/* Sorted by name (conf_table_verify checks it in the unit test). */
+static const struct conf_option server_opts[] = {
+	{ "bind_address", CONF_OPT_STRING(struct server_config,
 	    bind_address), .def_str = "0.0.0.0",
 	    .help = "address the server API listens on" },
-	{ "bind_port", CONFIG_OPT_INT(struct server_config, bind_port),
+	{ "bind_port", CONF_OPT_INT(struct server_config, bind_port),
 	    .def = 8081, .min = 0, .max = 65535,
 	    .help = "port the server API listens on (0: any)" },
-	{ "data_dir", CONFIG_OPT_STRING(struct server_config, data_dir),
+	{ "data_dir", CONF_OPT_STRING(struct server_config, data_dir),
 	    .def_str = "/var/lib/spirelet/server",
 	    .help = "directory of the datastore" },
-	{ "log_file", CONFIG_OPT_STRING(struct server_config, log_file),
+	{ "log_file", CONF_OPT_STRING(struct server_config, log_file),
 	    .help = "file to log to (default: stderr)" },
-	{ "log_format", CONFIG_OPT_ENUM(struct server_config, log_format,
+	{ "log_format", CONF_OPT_ENUM(struct server_config, log_format,
 	    log_formats), .def = LOG_FORMAT_TEXT,
 	    .help = "text or json" },
-	{ "log_level", CONFIG_OPT_ENUM(struct server_config, log_level,
+	{ "log_level", CONF_OPT_ENUM(struct server_config, log_level,
 	    log_levels), .def = LOG_LEVEL_INFO,
 	    .help = "DEBUG, INFO, WARN or ERROR" },
-	{ "max_message_size", CONFIG_OPT_INT(struct server_config,
+	{ "max_message_size", CONF_OPT_INT(struct server_config,
 	    max_message_size), .def = RPC_MSG_MAX_DEFAULT,
 	    .min = 64 * 1024, .max = 64 * 1024 * 1024,
 	    .help = "largest gRPC message in bytes (spirelet's own)" },
-	{ "plugins", CONFIG_OPT_NODE(struct server_config, plugins),
+	{ "plugins", CONF_OPT_NODE(struct server_config, plugins),
 	    .help = "the server's plugins, when one file holds both roles" },
-	{ "socket_path", CONFIG_OPT_STRING(struct server_config,
+	{ "socket_path", CONF_OPT_STRING(struct server_config,
 	    socket_path), .def_str = "/tmp/spire-server/private/api.sock",
 	    .check = check_abs_path,
 	    .help = "Unix socket of the local admin API" },
-	{ "store_map_size", CONFIG_OPT_INT(struct server_config,
+	{ "store_map_size", CONF_OPT_INT(struct server_config,
 	    store_map_size), .def = (int64_t)STORE_MAP_DEFAULT,
 	    .min = 1024 * 1024, .max = (int64_t)1 << 40,
 	    .help = "bytes the datastore may grow to (spirelet's own)" },
-	{ "trust_domain", CONFIG_OPT_STRING(struct server_config,
+	{ "trust_domain", CONF_OPT_STRING(struct server_config,
 	    trust_domain), .def_str = "example.org",
 	    .help = "the trust domain this server is the authority of" },
 };
 
-static const struct config_option agent_opts[] = {
-	{ "data_dir", CONFIG_OPT_STRING(struct agent_config, data_dir),
+static const struct conf_option agent_opts[] = {
+	{ "data_dir", CONF_OPT_STRING(struct agent_config, data_dir),
 	    .def_str = "/var/lib/spirelet/agent",
 	    .help = "directory of the agent's cache" },
-	{ "log_file", CONFIG_OPT_STRING(struct agent_config, log_file),
+	{ "log_file", CONF_OPT_STRING(struct agent_config, log_file),
 	    .help = "file to log to (default: stderr)" },
-	{ "log_format", CONFIG_OPT_ENUM(struct agent_config, log_format,
+	{ "log_format", CONF_OPT_ENUM(struct agent_config, log_format,
 	    log_formats), .def = LOG_FORMAT_TEXT,
 	    .help = "text or json" },
-	{ "log_level", CONFIG_OPT_ENUM(struct agent_config, log_level,
+	{ "log_level", CONF_OPT_ENUM(struct agent_config, log_level,
 	    log_levels), .def = LOG_LEVEL_INFO,
 	    .help = "DEBUG, INFO, WARN or ERROR" },
-	{ "max_message_size", CONFIG_OPT_INT(struct agent_config,
+	{ "max_message_size", CONF_OPT_INT(struct agent_config,
 	    max_message_size), .def = RPC_MSG_MAX_DEFAULT,
 	    .min = 64 * 1024, .max = 64 * 1024 * 1024,
 	    .help = "largest gRPC message in bytes (spirelet's own)" },
-	{ "plugins", CONFIG_OPT_NODE(struct agent_config, plugins),
+	{ "plugins", CONF_OPT_NODE(struct agent_config, plugins),
 	    .help = "the agent's plugins, when one file holds both roles" },
-	{ "socket_path", CONFIG_OPT_STRING(struct agent_config, socket_path),
+	{ "socket_path", CONF_OPT_STRING(struct agent_config, socket_path),
 	    .def_str = "/tmp/spire-agent/public/api.sock",
 	    .check = check_abs_path,
 	    .help = "Unix socket of the Workload API" },
-	{ "store_map_size", CONFIG_OPT_INT(struct agent_config,
+	{ "store_map_size", CONF_OPT_INT(struct agent_config,
 	    store_map_size), .def = 16 * 1024 * 1024,
 	    .min = 1024 * 1024, .max = (int64_t)1 << 40,
 	    .help = "bytes the cache may grow to (spirelet's own)" },
-	{ "trust_domain", CONFIG_OPT_STRING(struct agent_config,
+	{ "trust_domain", CONF_OPT_STRING(struct agent_config,
 	    trust_domain), .def_str = "example.org",
 	    .help = "the trust domain of the server" },
 };
 
-static const struct config_table server_table =
-    CONFIG_TABLE("server", server_opts);
-static const struct config_table agent_table =
-    CONFIG_TABLE("agent", agent_opts);
+static const struct conf_table server_table =
+    CONF_TABLE("server", server_opts);
+static const struct conf_table agent_table =
+    CONF_TABLE("agent", agent_opts);
 
 /* The file's top level, one table per command shape. */
 struct top {
@@ -119,33 +119,33 @@ struct top {
 	const struct hcl_item	*plugins;
 };
 
-static const struct config_option top_both_opts[] = {
-	{ "agent", CONFIG_OPT_BLOCK(struct top, agent, &agent_table),
+static const struct conf_option top_both_opts[] = {
+	{ "agent", CONF_OPT_BLOCK(struct top, agent, &agent_table),
 	    .help = "the agent" },
-	{ "plugins", CONFIG_OPT_NODE(struct top, plugins),
+	{ "plugins", CONF_OPT_NODE(struct top, plugins),
 	    .help = "refused: each role's plugins go inside its block" },
-	{ "server", CONFIG_OPT_BLOCK(struct top, server, &server_table),
+	{ "server", CONF_OPT_BLOCK(struct top, server, &server_table),
 	    .help = "the server" },
 };
-static const struct config_option top_server_opts[] = {
-	{ "plugins", CONFIG_OPT_NODE(struct top, plugins),
+static const struct conf_option top_server_opts[] = {
+	{ "plugins", CONF_OPT_NODE(struct top, plugins),
 	    .help = "the server's plugins" },
-	{ "server", CONFIG_OPT_BLOCK(struct top, server, &server_table),
-	    .flags = CONFIG_REQUIRED, .help = "the server" },
+	{ "server", CONF_OPT_BLOCK(struct top, server, &server_table),
+	    .flags = CONF_REQUIRED, .help = "the server" },
 };
-static const struct config_option top_agent_opts[] = {
-	{ "agent", CONFIG_OPT_BLOCK(struct top, agent, &agent_table),
-	    .flags = CONFIG_REQUIRED, .help = "the agent" },
-	{ "plugins", CONFIG_OPT_NODE(struct top, plugins),
+static const struct conf_option top_agent_opts[] = {
+	{ "agent", CONF_OPT_BLOCK(struct top, agent, &agent_table),
+	    .flags = CONF_REQUIRED, .help = "the agent" },
+	{ "plugins", CONF_OPT_NODE(struct top, plugins),
 	    .help = "the agent's plugins" },
 };
 
-static const struct config_table top_both =
-    CONFIG_TABLE("file", top_both_opts);
-static const struct config_table top_server =
-    CONFIG_TABLE("file", top_server_opts);
-static const struct config_table top_agent =
-    CONFIG_TABLE("file", top_agent_opts);
+static const struct conf_table top_both =
+    CONF_TABLE("file", top_both_opts);
+static const struct conf_table top_server =
+    CONF_TABLE("file", top_server_opts);
+static const struct conf_table top_agent =
+    CONF_TABLE("file", top_agent_opts);
 
 /*
  * Plugins spirelet builds in, per role. None yet: SPIRE's DataStore is
@@ -155,21 +155,21 @@ static int
 check_plugins(struct options *o, const struct hcl_item *item,
     const char *role)
 {
-	struct config_plugin	*p;
+	struct conf_plugin	*p;
 	size_t			 i, n;
 	int			 rc;
 
 	if (item == NULL)
 		return 0;
-	rc = config_plugins(o->cfg, item->value, &p, &n);
+	rc = conf_plugins(o->cfg, item->value, &p, &n);
 	for (i = 0; i < n; i++) {
 		if (strcmp(p[i].kind, "DataStore") == 0)
-			config_error(o->cfg, p[i].line, "DataStore \"%s\": "
+			conf_error(o->cfg, p[i].line, "DataStore \"%s\": "
 			    "spirelet's datastore is built in (LMDB under "
 			    "data_dir); remove the DataStore block",
 			    p[i].name);
 		else
-			config_error(o->cfg, p[i].line, "%s \"%s\": no such "
+			conf_error(o->cfg, p[i].line, "%s \"%s\": no such "
 			    "%s plugin in spirelet", p[i].kind, p[i].name,
 			    role);
 		rc = -1;
@@ -181,7 +181,7 @@ int
 options_load(struct options *o, const char *path, bool expand_env,
     unsigned roles, FILE *f)
 {
-	const struct config_table	*t;
+	const struct conf_table	*t;
 	struct top			 top;
 	int				 rc;
 
@@ -190,19 +190,19 @@ options_load(struct options *o, const char *path, bool expand_env,
 	t = roles == OPTIONS_BOTH ? &top_both :
 	    roles == OPTIONS_SERVER ? &top_server : &top_agent;
 	if (path == NULL)
-		o->cfg = config_load_buffer("defaults", "", 0, false);
+		o->cfg = conf_load_buffer("defaults", "", 0, false);
 	else
-		o->cfg = config_load_file(path, expand_env);
+		o->cfg = conf_load_file(path, expand_env);
 	if (o->cfg == NULL) {
 		fprintf(f, "out of memory loading %s\n",
 		    path != NULL ? path : "defaults");
 		return -1;
 	}
-	if (config_root(o->cfg) == NULL) {
-		config_print_errors(o->cfg, f);
+	if (conf_root(o->cfg) == NULL) {
+		conf_print_errors(o->cfg, f);
 		return -1;
 	}
-	rc = config_apply(o->cfg, t, config_root(o->cfg), &top);
+	rc = conf_apply(o->cfg, t, conf_root(o->cfg), &top);
 	o->server = top.server;
 	o->agent = top.agent;
 	/* A file of one role keeps SPIRE's top-level plugins block. */
@@ -211,7 +211,7 @@ options_load(struct options *o, const char *path, bool expand_env,
 	else if (roles == OPTIONS_AGENT)
 		o->agent.plugins = top.plugins;
 	else if (top.plugins != NULL)
-		config_error(o->cfg, top.plugins->line, "a file for both "
+		conf_error(o->cfg, top.plugins->line, "a file for both "
 		    "roles takes each role's plugins inside its server { } "
 		    "or agent { } block");
 	o->roles = roles;
@@ -221,8 +221,8 @@ options_load(struct options *o, const char *path, bool expand_env,
 	if (roles & OPTIONS_AGENT &&
 	    check_plugins(o, o->agent.plugins, "agent") == -1)
 		rc = -1;
-	if (rc == -1 || config_error_count(o->cfg) > 0) {
-		config_print_errors(o->cfg, f);
+	if (rc == -1 || conf_error_count(o->cfg) > 0) {
+		conf_print_errors(o->cfg, f);
 		return -1;
 	}
 	return 0;
@@ -231,13 +231,13 @@ options_load(struct options *o, const char *path, bool expand_env,
 void
 options_free(struct options *o)
 {
-	config_free(o->cfg);
+	conf_free(o->cfg);
 	memset(o, 0, sizeof(*o));
 }
 
 void
 options_print_tables(FILE *f)
 {
-	config_table_print(&server_table, f);
-	config_table_print(&agent_table, f);
+	conf_table_print(&server_table, f);
+	conf_table_print(&agent_table, f);
 }

@@ -19,7 +19,7 @@
 #define OPTIONS_BOTH	(OPTIONS_SERVER | OPTIONS_AGENT)
 
 struct options {
-	struct config		*cfg;	/* owns every string below */
+	struct conf		*cfg;	/* owns every string below */
 	unsigned		 roles;	/* OPTIONS_* the file configures */
 	struct server_config	 server;
 	struct agent_config	 agent;

@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/options.h"
-#include "core/config.h"
+#include "core/conf.h"
 #include "core/hcl.h"
 
 static int	validate_main(int, char *[], unsigned);
@@ -20,19 +20,19 @@ static unsigned	validate_roles(const char *, int);
 static unsigned
 validate_roles(const char *path, int expand_env)
 {
-	struct config		*cfg;
+	struct conf		*cfg;
 	const struct hcl_node	*root;
 	unsigned		 roles = 0;
 
-	cfg = config_load_file(path, expand_env);
-	root = cfg != NULL ? config_root(cfg) : NULL;
+	cfg = conf_load_file(path, expand_env);
+	root = cfg != NULL ? conf_root(cfg) : NULL;
 	if (root != NULL) {
 		if (hcl_object_find(root, "server") != NULL)
 			roles |= OPTIONS_SERVER;
 		if (hcl_object_find(root, "agent") != NULL)
 			roles |= OPTIONS_AGENT;
 	}
-	config_free(cfg);
+	conf_free(cfg);
 	/* Neither (or unreadable): let the full load say what is wrong. */
 	return roles != 0 ? roles : OPTIONS_BOTH;
 }
