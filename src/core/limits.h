@@ -13,6 +13,14 @@
 #define CONFIG_DEPTH_MAX	16	/* nesting of blocks and lists */
 #define CONFIG_STRING_MAX	(64 * 1024)	/* bytes in one string value */
 #define CONFIG_LIST_MAX		1024	/* items in one list */
+#define CONFIG_ITEMS_MAX	4096	/* keys in one block */
+#define CONFIG_NODES_MAX	65536	/* keys and values in one file */
+#define CONFIG_KEY_MAX		256	/* bytes in a key, label or number */
+#define CONFIG_LABELS_MAX	4	/* labels after a block's name */
+#define CONFIG_HEREDOC_TAG_MAX	64	/* bytes in a heredoc's anchor */
+#define CONFIG_ERRORS_MAX	64	/* errors kept from one load */
+#define CONFIG_ERROR_MSG_MAX	256	/* bytes in one error message */
+#define CONFIG_ENV_NAME_MAX	256	/* bytes in one $NAME or ${NAME} */
 
 /* gRPC and HTTP/2. */
 #define RPC_MSG_MAX_DEFAULT	(4 * 1024 * 1024) /* bytes; SPIRE's limit */

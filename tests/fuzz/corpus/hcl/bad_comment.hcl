@@ -1,0 +1,3 @@
+server {
+  bind_port = 8081
+  /* never closed

@@ -1,0 +1,3 @@
+server {
+  log_level DEBUG
+}
