@@ -218,3 +218,17 @@ def testd(procs, tmp_path):
         return Testd(p, sock, int(lines["tcp"]),
                      int(lines["tls"]) if "tls" in lines else None)
     return start
+
+
+def sanitized():
+    """True for a build with AddressSanitizer, whose quarantine and shadow
+    memory make RSS measurements meaningless."""
+    try:
+        with open(build_path("config.h")) as f:
+            return "#define SPIRELET_SANITIZERS 1" in f.read()
+    except OSError:
+        return False
+
+
+needs_plain_memory = pytest.mark.skipif(
+    sanitized(), reason="RSS is not measurable under AddressSanitizer")

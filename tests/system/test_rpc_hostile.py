@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 import h2raw as h2
-from conftest import wait_for
+from conftest import needs_plain_memory, wait_for
 from test_rpc import big_request, channel, pb, stats, stub  # noqa: F401
 
 MIB = 1024 * 1024
@@ -116,6 +116,7 @@ def slow_reader(addr):
     return s
 
 
+@needs_plain_memory
 def test_client_that_stops_reading(testd, pb):
     d = testd()
     warm_up(pb, d)
@@ -200,6 +201,7 @@ def warm_up(pb, d):
     time.sleep(0.3)
 
 
+@needs_plain_memory
 def test_memory_returns_to_baseline(testd, pb):
     d = testd("-h", "1")
     tcp = ("127.0.0.1", d.port)
