@@ -42,6 +42,18 @@
 #define RPC_HEALTH_WATCHERS_MAX	256	/* open grpc.health.v1 Watch calls */
 #define RPC_LOG_WARN_SEC	10	/* at most one warn line per reason */
 
+/* TLS and certificates. */
+#define TLS_PEER_CHAIN_MAX	8	/* certificates a TLS peer may send */
+#define X509_CERT_MAX		(64 * 1024) /* bytes of one DER certificate */
+#define X509_SANS_MAX		64	/* URI or DNS SANs kept per cert */
+#define X509_CHAIN_MAX		8	/* certificates in a chain to verify */
+#define X509_ROOTS_MAX		64	/* roots in one trust bundle */
+#define PEM_BLOCKS_MAX		64	/* PEM blocks read from one file */
+
+/* SPIFFE. */
+#define SPIFFE_ID_MAX		2048	/* bytes of a SPIFFE ID, the spec's */
+#define SPIFFE_TD_MAX		255	/* bytes of a trust domain name */
+
 /* Store. */
 #define STORE_TABLES_MAX	32	/* named tables in one environment */
 #define STORE_MAP_DEFAULT	(64UL * 1024 * 1024) /* bytes of LMDB map */
