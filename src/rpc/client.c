@@ -19,9 +19,6 @@
 #include "rpc/tls.h"
 #include "rpc/transport.h"
 
-/* XXX: until src/rpc/tls.c is merged, TLS channels fail to connect. */
-#pragma weak tls_transport_new
-
 struct rpc_channel {
 	struct ev_loop		*loop;
 	struct transport_addr	 addr;
@@ -225,15 +222,9 @@ chan_connect(struct rpc_channel *ch)
 	    sizeof(ch->last_err));
 	if (fd == -1)
 		return -1;
-	if (ch->tls != NULL) {
-		if (tls_transport_new == NULL) {
-			snprintf(ch->last_err, sizeof(ch->last_err),
-			    "TLS not built in");
-			close(fd);
-			return -1;
-		}
+	if (ch->tls != NULL)
 		t = tls_transport_new(ch->tls, fd);
-	} else
+	else
 		t = transport_plain_new(fd, ch->addr.is_unix);
 	if (t == NULL)
 		goto nomem;

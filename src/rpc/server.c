@@ -19,9 +19,6 @@
 #include "rpc/tls.h"
 #include "rpc/transport.h"
 
-/* XXX: until src/rpc/tls.c is merged, TLS listeners refuse to start. */
-#pragma weak tls_transport_new
-
 struct rpc_mtable {
 	const struct rpc_method	*m;
 	size_t			 n;
@@ -142,7 +139,7 @@ rpc_server_listen(struct rpc_server *srv, const struct rpc_listen_opts *o)
 		log_warnx("rpc", "listen: bad address %s", o->addr);
 		goto fail;
 	}
-	if (o->tls != NULL && (l->addr.is_unix || tls_transport_new == NULL)) {
+	if (o->tls != NULL && l->addr.is_unix) {
 		log_warnx("rpc", "listen %s: TLS is for TCP listeners",
 		    o->addr);
 		goto fail;

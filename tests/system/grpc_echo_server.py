@@ -1,7 +1,10 @@
 """A grpcio server of spirelet.test.Echo, for rpc_testd's client mode:
 proves spirelet's gRPC client against the real gRPC library.
 
-    grpc_echo_server.py GENDIR LISTEN [MAX_CONNECTION_AGE_MS]
+    grpc_echo_server.py GENDIR LISTEN [MAX_CONNECTION_AGE_MS [CERTDIR]]
+
+With CERTDIR (server.pem, server.key, ca.pem) it serves TLS and requires
+a client certificate from the test CA.
 """
 import sys
 import time
@@ -62,12 +65,24 @@ class Echo(pbg.EchoServicer):
 
 def main():
     opts = []
-    if len(sys.argv) > 3:
+    if len(sys.argv) > 3 and int(sys.argv[3]) > 0:
         opts = [("grpc.max_connection_age_ms", int(sys.argv[3])),
                 ("grpc.max_connection_age_grace_ms", 10000)]
     server = grpc.server(futures.ThreadPoolExecutor(8), options=opts)
     pbg.add_EchoServicer_to_server(Echo(), server)
-    if server.add_insecure_port(sys.argv[2]) == 0:
+    if len(sys.argv) > 4:
+        d = sys.argv[4]
+
+        def read(name):
+            with open(d + "/" + name, "rb") as f:
+                return f.read()
+        creds = grpc.ssl_server_credentials(
+            [(read("server.key"), read("server.pem"))],
+            root_certificates=read("ca.pem"), require_client_auth=True)
+        port = server.add_secure_port(sys.argv[2], creds)
+    else:
+        port = server.add_insecure_port(sys.argv[2])
+    if port == 0:
         sys.exit("cannot listen on " + sys.argv[2])
     server.start()
     print("ready", flush=True)

@@ -855,7 +855,8 @@ next_step(void)
 		    0, 10, 0, &check_cbs, NULL);
 		memset(&freq, 0, sizeof(freq));
 		freq.code = GRPC_STATUS_NOT_FOUND;
-		freq.message = (char *)(uintptr_t)"nope: \xc3\xa9t\xc3\xa9 100%";
+		freq.message = (char *)(uintptr_t)
+		    "nope: \xc3\xa9t\xc3\xa9 100%";
 		freq.detail_type_url = (char *)(uintptr_t)
 		    "type.example/spirelet.Test";
 		dv = malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(3));

@@ -246,12 +246,12 @@ def test_graceful_stop(testd, pb):
 
 @pytest.fixture
 def grpcio_server(procs, grpc_gen, tmp_path):
-    def start(listen, max_age_ms=None):
+    def start(listen, max_age_ms=0, certdir=None):
         argv = ["/usr/bin/python3", src_path("tests", "system",
                                              "grpc_echo_server.py"),
-                grpc_gen, listen]
-        if max_age_ms:
-            argv.append(str(max_age_ms))
+                grpc_gen, listen, str(max_age_ms)]
+        if certdir:
+            argv.append(certdir)
         p = procs(argv, name="grpcio_server")
         wait_for(lambda: "ready" in p.output(), 20, "grpcio server", p)
         return p
