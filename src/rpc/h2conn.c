@@ -1149,6 +1149,11 @@ h2call_hold_partial(struct rpc_call *call)
 	if (c == NULL || add == 0)
 		return;
 	if (c->partial + add > RPC_CONN_IN_MAX) {
+		/*
+		 * XXX: streams stalled here wait for others to complete; if
+		 * the whole budget is held by stalled partial messages, they
+		 * wait for their deadlines or the peer's cancel.
+		 */
 		call->stalled = 1;
 		return;
 	}
