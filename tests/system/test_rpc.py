@@ -311,3 +311,34 @@ def test_client_connect_failure_is_unavailable(tmp_path):
 def free_tcp():
     from conftest import free_port
     return free_port()
+
+
+def test_unix_listener_clears_a_stale_socket(procs, tmp_path, pb):
+    import socket as so
+    d = tmp_path / "new" / "dir"          # parents are created
+    path = str(d / "echo.sock")
+    os.makedirs(str(d))
+    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    s.bind(path)                          # left behind, nobody accepts
+    s.close()
+    p = procs([build_path("tests", "system", "rpc_testd"), "serve", "-u",
+               "unix:" + path])
+    from conftest import wait_for_socket
+    wait_for_socket(path, proc=p)
+    st = stub(pb, "unix:" + path)
+    assert st.Unary(pb.pb.EchoRequest(text="x"), timeout=5).text == "x"
+    assert "removed stale socket" in p.output()
+    # A second server on the same live socket refuses to start.
+    q = procs([build_path("tests", "system", "rpc_testd"), "serve", "-u",
+               "unix:" + path], name="second")
+    assert q.wait(10) != 0
+    assert "another process is serving" in q.output()
+
+
+def test_unix_listener_keeps_other_files(procs, tmp_path):
+    path = tmp_path / "not-a-socket"
+    path.write_text("precious")
+    p = procs([build_path("tests", "system", "rpc_testd"), "serve", "-u",
+               "unix:" + str(path)])
+    assert p.wait(10) != 0
+    assert path.read_text() == "precious"
