@@ -26,14 +26,41 @@
 #define RPC_MSG_MAX_DEFAULT	(4 * 1024 * 1024) /* bytes; SPIRE's limit */
 #define RPC_STREAMS_MAX		128	/* concurrent streams a connection */
 #define RPC_CONNS_MAX		1024	/* connections a listener keeps */
-#define RPC_CONN_OUT_MAX	(256 * 1024) /* bytes queued to a socket */
-#define RPC_STREAM_OUT_MAX	(8 * 1024 * 1024) /* bytes queued a stream */
-#define RPC_CONN_IN_MAX		(16 * 1024 * 1024) /* bytes unread, a conn */
+#define RPC_SOCK_OUT_MAX	(256 * 1024) /* framed bytes queued to a sock */
+#define RPC_STREAM_OUT_MAX	(1024 * 1024) /* message bytes queued a stream;
+					 * one message is always let in */
+#define RPC_CONN_OUT_MAX	(8 * 1024 * 1024) /* message bytes queued on all
+					 * streams of a connection */
+#define RPC_CONN_IN_MAX		(16 * 1024 * 1024) /* bytes of partial messages
+					 * a connection holds */
+#define RPC_STREAM_WINDOW	65535	/* bytes; HTTP/2 initial stream wnd */
+#define RPC_CONN_WINDOW		(1024 * 1024) /* bytes; connection window */
 #define RPC_METADATA_MAX	(16 * 1024) /* bytes of request headers */
-#define RPC_HANDSHAKE_SEC	10	/* TLS and preface must end by then */
+#define RPC_METADATA_COUNT_MAX	64	/* custom headers kept per call */
+#define RPC_DETAILS_MAX		(16 * 1024) /* bytes of grpc-status-details */
+#define RPC_STATUS_MSG_MAX	1024	/* bytes of grpc-message, decoded */
+#define RPC_TIMEOUT_MAX_SEC	(100 * 86400) /* longest grpc-timeout kept */
+#define RPC_HANDSHAKE_SEC	10	/* connect, TLS, preface end by then */
 #define RPC_GOAWAY_GRACE_SEC	5	/* in-flight calls get this at stop */
 #define RPC_BACKOFF_MIN_MS	1000	/* client reconnect, first delay */
 #define RPC_BACKOFF_MAX_MS	120000	/* client reconnect, largest delay */
+#define RPC_REPLAY_MAX		(64 * 1024) /* request bytes a client call keeps
+					 * to resend when GOAWAY refused it */
+#define RPC_HEALTH_SERVICES_MAX	64	/* services with a health status */
+#define RPC_HEALTH_WATCHERS_MAX	256	/* open grpc.health.v1 Watch calls */
+#define RPC_LOG_WARN_SEC	10	/* at most one warn line per reason */
+
+/* TLS and certificates. */
+#define TLS_PEER_CHAIN_MAX	8	/* certificates a TLS peer may send */
+#define X509_CERT_MAX		(64 * 1024) /* bytes of one DER certificate */
+#define X509_SANS_MAX		64	/* URI or DNS SANs kept per cert */
+#define X509_CHAIN_MAX		8	/* certificates in a chain to verify */
+#define X509_ROOTS_MAX		64	/* roots in one trust bundle */
+#define PEM_BLOCKS_MAX		64	/* PEM blocks read from one file */
+
+/* SPIFFE. */
+#define SPIFFE_ID_MAX		2048	/* bytes of a SPIFFE ID, the spec's */
+#define SPIFFE_TD_MAX		255	/* bytes of a trust domain name */
 
 /* Store. */
 #define STORE_TABLES_MAX	32	/* named tables a caller declares */

@@ -7,6 +7,15 @@
  *
  * A server context requests a client certificate but does not require
  * one (SPIRE agents attest without one); the hook sees nchain == 0 then.
+ *
+ * TLS 1.2 is the floor and 1.3 is preferred; sessions are never resumed
+ * (no tickets, no cache), so every connection shows its peer's chain.
+ * Contexts and transports belong to the event-loop thread.
+ *
+ * Transports follow rpc/transport.h, with one rule of TLS: after a
+ * write returned TRANSPORT_WANT_WRITE, the next write must start with
+ * the same bytes and be at least as long (wolfSSL already encrypted
+ * them); a caller that writes from the head of its queue does so.
  */
 #ifndef RPC_TLS_H
 #define RPC_TLS_H
@@ -27,13 +36,15 @@ enum tls_err {
 	TLS_ERR_CERT,		/* our certificate chain does not load */
 	TLS_ERR_KEY,		/* our key does not load or match */
 	TLS_ERR_LIB,		/* wolfSSL refused a setting */
+	TLS_ERR_CONFIG,		/* the config is incomplete or contradictory */
 };
 
 /*
  * Signs a digest with our private key, for keys that never leave their
  * home (the TPM): ECDSA over the digest, the signature as DER
  * (SEQUENCE of r, s) into sig, *siglen in: room, out: length. 0 or -1.
- * May be called from the event loop thread during a handshake.
+ * Called on the event-loop thread during a handshake, synchronously:
+ * the handshake waits for it.
  */
 typedef int	(*tls_sign_fn)(void *arg, const uint8_t *digest, size_t len,
 		    uint8_t *sig, size_t *siglen);
@@ -48,7 +59,11 @@ typedef int	(*tls_sign_fn)(void *arg, const uint8_t *digest, size_t len,
 typedef int	(*tls_verify_fn)(void *arg, struct transport_peer *peer,
 		    char *err, size_t errlen);
 
-/* Our identity: a certificate chain (leaf first, DER) and its key. */
+/*
+ * Our identity: a certificate chain (leaf first, DER) and its key, all
+ * borrowed for the call that takes it (the context keeps copies).
+ * P-256 and P-384 keys.
+ */
 struct tls_identity {
 	const uint8_t *const	*chain;
 	const size_t		*chain_len;
@@ -63,7 +78,7 @@ struct tls_identity {
 
 struct tls_config {
 	enum tls_role		 role;
-	/* NULL for a client that presents no certificate. */
+	/* Required of servers; NULL for a client presenting none. */
 	const struct tls_identity *identity;
 	tls_verify_fn		 verify;	/* required */
 	void			*verify_arg;
@@ -75,13 +90,17 @@ struct tls_ctx;
  * A context for many connections; copies what it needs from the config.
  * NULL on failure with *err set and the reason logged.
  */
-struct tls_ctx	*tls_ctx_new(const struct tls_config *, enum tls_err *);
+struct tls_ctx	*tls_ctx_new(const struct tls_config *, enum tls_err *)
+		    __attribute__((warn_unused_result));
 /*
  * Replaces our identity for handshakes from now on (SVID rotation);
- * established connections keep theirs. On failure the old one stays.
+ * connections made before keep theirs, even mid-handshake. NULL drops
+ * a client's certificate (servers must have one). On failure the old
+ * identity stays.
  */
 enum tls_err	 tls_ctx_set_identity(struct tls_ctx *,
-		    const struct tls_identity *);
+		    const struct tls_identity *)
+		    __attribute__((warn_unused_result));
 /* Accepts NULL. Transports made from the context stay valid. */
 void		 tls_ctx_free(struct tls_ctx *);
 const char	*tls_strerror(enum tls_err);
@@ -89,8 +108,16 @@ const char	*tls_strerror(enum tls_err);
 /*
  * Wraps a connected non-blocking TCP socket; takes the fd (closed by
  * ->free, or at once on failure). The handshake runs through
- * ->handshake. NULL when memory ran out.
+ * ->handshake, which fills the peer (addr "ip:port" or "[ip6]:port"),
+ * checks ALPN and calls the verify hook; read and write fail until it
+ * succeeded. The transport does not use the context after this call.
+ * NULL when memory ran out or wolfSSL refused (logged).
  */
 struct transport *tls_transport_new(struct tls_ctx *, int fd);
+/*
+ * The protocol version agreed, "TLSv1.3" or "TLSv1.2" (static), or NULL
+ * until the handshake succeeded. For logs and tests.
+ */
+const char	*tls_transport_version(const struct transport *);
 
 #endif

@@ -68,4 +68,39 @@ struct transport {
  */
 struct transport	*transport_plain_new(int fd, int is_unix);
 
+/*
+ * Addresses: "unix:/path" or "unix:///path" for a Unix socket, otherwise
+ * "host:port" or "[v6addr]:port" for TCP.
+ */
+struct transport_addr {
+	int	 is_unix;
+	char	 path[108];	/* sun_path */
+	char	 host[256];
+	char	 port[8];
+};
+
+/* 0, or -1 when the address is malformed (nothing logged). */
+int	 transport_addr_parse(const char *, struct transport_addr *)
+	    __attribute__((warn_unused_result));
+
+/*
+ * A non-blocking listening socket. For a Unix socket the parent
+ * directory is created (0755) as needed, a stale socket file (nobody
+ * accepting on it) is removed, anything else at the path is an error,
+ * and the socket is chmod'ed to mode. TCP sets SO_REUSEADDR and may use
+ * port 0. The fd, or -1 with the reason logged.
+ */
+int	 transport_listen(const struct transport_addr *, int mode);
+/* The port a TCP socket is bound to, or -1. */
+int	 transport_local_port(int fd);
+/*
+ * Starts a non-blocking connect; the fd (connected or still connecting:
+ * wait for writability, then transport_connect_result), or -1 with the
+ * reason in err. Resolves host names with getaddrinfo, which blocks.
+ */
+int	 transport_connect(const struct transport_addr *, char *err,
+	    size_t errlen);
+/* 0 once a connect finished well, else -1 with the reason in err. */
+int	 transport_connect_result(int fd, char *err, size_t errlen);
+
 #endif

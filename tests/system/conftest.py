@@ -46,7 +46,8 @@ class Proc:
         self.pid = self.p.pid
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.logpath, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -151,3 +152,83 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# gRPC stubs for the rpc tests, generated at test time (never committed)
+# with Debian's grpc_tools from our own .proto files.
+@pytest.fixture(scope="session")
+def grpc_gen(tmp_path_factory):
+    """Directory holding echo_pb2, hc.health_pb2 and google.rpc.status_pb2,
+    already on sys.path."""
+    import shutil
+    import sys
+    out = tmp_path_factory.mktemp("grpcgen")
+    # grpc.health.v1's file path would shadow the grpc package: copy it.
+    (out / "hc").mkdir()
+    shutil.copy(src_path("proto", "grpc", "health", "v1", "health.proto"),
+                out / "hc" / "health.proto")
+    for argv in (
+            ["-I" + src_path("tests", "system", "proto"),
+             "-I" + src_path("proto"), "echo.proto",
+             "google/rpc/status.proto"],
+            ["-I" + str(out), str(out / "hc" / "health.proto")]):
+        subprocess.run(["/usr/bin/python3", "-m", "grpc_tools.protoc",
+                        "--python_out=" + str(out),
+                        "--grpc_python_out=" + str(out)] + argv,
+                       check=True)
+    sys.path.insert(0, str(out))
+    return str(out)
+
+
+class Testd:
+    """rpc_testd serving Echo and health on a Unix socket and TCP."""
+
+    def __init__(self, proc, unix_path, tcp_port, tls_port=None):
+        self.proc = proc
+        self.unix_path = unix_path
+        self.unix = "unix:" + unix_path
+        self.port = tcp_port
+        self.tcp = "127.0.0.1:%d" % tcp_port
+        self.tls_port = tls_port
+
+
+@pytest.fixture
+def testd(procs, tmp_path):
+    """Starts rpc_testd; call with extra serve flags."""
+    def start(*extra, name="rpc_testd"):
+        sock = str(tmp_path / ("%s.d" % name) / "echo.sock")
+        ready = tmp_path / ("%s.ready" % name)
+        argv = [build_path("tests", "system", "rpc_testd"), "serve",
+                "-u", "unix:" + sock, "-t", "127.0.0.1:0", "-r",
+                str(ready)] + list(extra)
+        p = procs(argv, name=name)
+        lines = {}
+
+        def up():
+            if not ready.exists():
+                return False
+            txt = ready.read_text()
+            if not txt.endswith("\n"):
+                return False
+            for line in txt.splitlines():
+                k, v = line.split()
+                lines[k] = v
+            return "tcp" in lines
+        wait_for(up, 10, "rpc_testd ready", p)
+        return Testd(p, sock, int(lines["tcp"]),
+                     int(lines["tls"]) if "tls" in lines else None)
+    return start
+
+
+def sanitized():
+    """True for a build with AddressSanitizer, whose quarantine and shadow
+    memory make RSS measurements meaningless."""
+    try:
+        with open(build_path("config.h")) as f:
+            return "#define SPIRELET_SANITIZERS 1" in f.read()
+    except OSError:
+        return False
+
+
+needs_plain_memory = pytest.mark.skipif(
+    sanitized(), reason="RSS is not measurable under AddressSanitizer")
