@@ -61,8 +61,8 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 	a->api = rpc_server_new(loop);
 	if (a->api == NULL)
 		goto fail;
-	a->health = rpc_health_new(a->api);
-	if (a->health == NULL)
+	a->health = rpc_health_new();
+	if (a->health == NULL || rpc_health_register(a->health, a->api) == -1)
 		goto fail;
 	snprintf(addr, sizeof(addr), "unix:%s", cfg->socket_path);
 	memset(&lo, 0, sizeof(lo));
@@ -97,7 +97,7 @@ agent_stop(struct agent *a, void (*done)(void *), void *arg)
 {
 	a->done = done;
 	a->done_arg = arg;
-	rpc_health_set(a->health, "", RPC_HEALTH_NOT_SERVING);
+	(void)!rpc_health_set(a->health, "", RPC_HEALTH_NOT_SERVING);
 	rpc_server_stop(a->api, agent_api_stopped, a);
 }
 

@@ -61,8 +61,9 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	s->admin = rpc_server_new(loop);
 	if (s->admin == NULL)
 		goto fail;
-	s->health = rpc_health_new(s->admin);
-	if (s->health == NULL)
+	s->health = rpc_health_new();
+	if (s->health == NULL ||
+	    rpc_health_register(s->health, s->admin) == -1)
 		goto fail;
 	snprintf(addr, sizeof(addr), "unix:%s", cfg->socket_path);
 	memset(&lo, 0, sizeof(lo));
@@ -97,7 +98,7 @@ server_stop(struct server *s, void (*done)(void *), void *arg)
 {
 	s->done = done;
 	s->done_arg = arg;
-	rpc_health_set(s->health, "", RPC_HEALTH_NOT_SERVING);
+	(void)!rpc_health_set(s->health, "", RPC_HEALTH_NOT_SERVING);
 	rpc_server_stop(s->admin, server_admin_stopped, s);
 }
 

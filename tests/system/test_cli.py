@@ -194,7 +194,7 @@ def test_healthcheck_without_server_fails(spirelet, tmp_path):
 
 
 def test_json_logs_and_sighup_reopens_log_file(spirelet, tmp_path, procs):
-    log = tmp_path / "spirelet.log"
+    log = tmp_path / "json.log"
     conf = both_conf(tmp_path, 'log_format = "json"\n    log_file = "%s"'
                      % log)
     p = procs([spirelet, "run", "-config", conf], name="spirelet")
@@ -205,7 +205,7 @@ def test_json_logs_and_sighup_reopens_log_file(spirelet, tmp_path, procs):
         rec = json.loads(line)
         assert {"time", "level", "msg"} <= set(rec)
     assert log.stat().st_mode & 0o777 == 0o600
-    rotated = tmp_path / "spirelet.log.1"
+    rotated = tmp_path / "json.log.1"
     os.rename(log, rotated)
     p.signal(signal.SIGHUP)
     wait_for(lambda: log.exists(), what="log file reopened")
