@@ -1,8 +1,8 @@
 #!/bin/sh
 # README's second command, and all that .ci/run does: installs what is
-# needed, builds with warnings as errors, and runs every test: unit, fuzz
-# corpus and system tests, the style check, then the unit tests again
-# under AddressSanitizer and UBSan.
+# needed, builds with warnings as errors, and runs every test: the style
+# check, unit and system tests, the fuzzer for a short while, then the
+# unit tests again under AddressSanitizer and UBSan.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -16,6 +16,9 @@ echo "== style"
 scripts/checkstyle.sh
 echo "== unit and system tests"
 make -C build check || { cat build/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== fuzzing the configuration parser (${SPIRELET_FUZZ_SECONDS:-20}s)"
+tests/fuzz/run.sh "${SPIRELET_FUZZ_SECONDS:-20}" "$top/build-fuzz"
 
 echo "== unit tests under AddressSanitizer and UBSan"
 scripts/build.sh "$top/build-san" --enable-werror --enable-sanitizers
