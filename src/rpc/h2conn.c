@@ -100,6 +100,8 @@ static void	h2call_bad_frame(struct rpc_call *, enum grpc_frame_result,
 		    const struct grpc_frame *);
 static void	h2call_fail(struct rpc_call *, enum grpc_status,
 		    const char *);
+static void	h2call_reject(struct rpc_call *, enum grpc_status,
+		    const char *, int);
 static void	h2call_cancel_notify(struct rpc_call *, enum grpc_status);
 static void	h2call_open(struct rpc_call *, const uint8_t *, size_t);
 static int	h2call_queue_status(struct rpc_call *, enum grpc_status,
@@ -621,17 +623,6 @@ h2conn_usable(const struct h2conn *c)
 {
 	return c->state != H2CONN_DEAD && !c->goaway_recv && !c->closing &&
 	    !c->goaway_sent;
-}
-
-size_t
-h2conn_ncalls(const struct h2conn *c)
-{
-	struct rpc_call	*call;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(call, &c->calls, entry)
-		n++;
-	return n;
 }
 
 /* nghttp2 callbacks. */

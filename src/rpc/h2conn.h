@@ -161,12 +161,10 @@ struct h2conn	*h2conn_new(struct ev_loop *, struct transport *,
 void		 h2conn_set_handshake(struct h2conn *, double sec);
 /* Server stop: GOAWAY, then a close after grace seconds. */
 void		 h2conn_goaway(struct h2conn *, double grace);
-/* Closes now; calls are told (handlers: on_cancel with why_code). */
+/* Closes now; calls are told (handlers get on_cancel). */
 void		 h2conn_close(struct h2conn *, const char *why);
 /* 1 while new client calls may go on this connection. */
 int		 h2conn_usable(const struct h2conn *);
-/* Number of calls attached. */
-size_t		 h2conn_ncalls(const struct h2conn *);
 
 /* Client side: a new call not yet on any connection. */
 struct rpc_call	*h2call_new_client(size_t msg_max);
