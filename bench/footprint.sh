@@ -29,7 +29,6 @@ server {
 }
 agent {
 	trust_domain = "example.org"
-	server_address = "127.0.0.1"
 	data_dir = "$work/agent"
 	socket_path = "$work/agent.sock"
 }

@@ -5,7 +5,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-files=$(git ls-files 'src/*.[ch]' 'hal/*.[ch]' 'boards/*.[ch]' \
+files=$(git ls-files --cached --others --exclude-standard \
+    'src/*.[ch]' 'hal/*.[ch]' 'boards/*.[ch]' \
     'tests/*.[ch]' 2>/dev/null || find src hal boards tests -name '*.[ch]')
 status=0
 for f in $files; do

@@ -487,7 +487,8 @@ cert_view(const uint8_t *der, size_t len, struct cert_view *v)
 		if (der_r_expect(&exts, DER_SEQUENCE, &seq, NULL) == -1)
 			return -1;
 		while (seq.len > 0) {
-			if (der_r_expect(&seq, DER_SEQUENCE, &ext, NULL) == -1 ||
+			if (der_r_expect(&seq, DER_SEQUENCE, &ext,
+			    NULL) == -1 ||
 			    der_r_expect(&ext, DER_OID, &oid, NULL) == -1)
 				return -1;
 			if (der_r_peek(&ext) == DER_BOOLEAN &&
@@ -496,14 +497,14 @@ cert_view(const uint8_t *der, size_t len, struct cert_view *v)
 			if (der_r_expect(&ext, DER_OCTET_STRING, &val,
 			    NULL) == -1)
 				return -1;
-			if (oid.len == sizeof(oid_ski) &&
-			    memcmp(oid.p, oid_ski, oid.len) == 0) {
-				if (der_r_expect(&val, DER_OCTET_STRING,
-				    &inner, NULL) == -1)
-					return -1;
-				v->ski = inner.p;
-				v->ski_len = inner.len;
-			}
+			if (oid.len != sizeof(oid_ski) ||
+			    memcmp(oid.p, oid_ski, oid.len) != 0)
+				continue;
+			if (der_r_expect(&val, DER_OCTET_STRING, &inner,
+			    NULL) == -1)
+				return -1;
+			v->ski = inner.p;
+			v->ski_len = inner.len;
 		}
 	}
 	return 0;

@@ -249,9 +249,11 @@ enum store_err	 store_cursor_del(struct store_cursor *) STORE_WUR;
 struct store_stats {
 	size_t		 map_size;	/* bytes mapped now */
 	size_t		 map_max;	/* bytes it may grow to */
-	size_t		 map_used;	/* bytes up to the last used page: a high
-					   water mark, since freed pages are
-					   reused before the file grows */
+	/*
+	 * Bytes up to the last used page: a high water mark, since freed
+	 * pages are reused before the file grows.
+	 */
+	size_t		 map_used;
 	size_t		 page_size;	/* bytes */
 	size_t		 ntables;	/* declared tables */
 	size_t		 entries[STORE_TABLES_MAX]; /* items per table, in
