@@ -55,8 +55,8 @@
 #define X509_CERT_MAX		(64 * 1024) /* bytes of one DER certificate */
 #define X509_SANS_MAX		64	/* URI or DNS SANs kept per cert */
 #define X509_CHAIN_MAX		8	/* certificates in a chain to verify */
-#define X509_ROOTS_MAX		64	/* roots in one trust bundle */
 #define PEM_BLOCKS_MAX		64	/* PEM blocks read from one file */
+#define PEM_BLOCK_MAX		(64 * 1024) /* bytes of DER in one block */
 
 /* SPIFFE. */
 #define SPIFFE_ID_MAX		2048	/* bytes of a SPIFFE ID, the spec's */

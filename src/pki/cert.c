@@ -15,6 +15,7 @@
 #include "hal/rand.h"
 #include "pki/cert.h"
 #include "pki/der.h"
+#include "pki/x509.h"
 
 static const uint8_t oid_ecdsa_sha256[] =
     { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
@@ -126,12 +127,12 @@ static int
 spki_bits(const uint8_t *spki, size_t len, const uint8_t **bits,
     size_t *nbits)
 {
-	struct der_r	 r, seq, bs;
+	struct der	 r, seq, bs;
 
-	der_r_init(&r, spki, len);
-	if (der_r_expect(&r, DER_SEQUENCE, &seq, NULL) == -1 ||
-	    der_r_expect(&seq, DER_SEQUENCE, NULL, NULL) == -1 ||
-	    der_r_expect(&seq, DER_BIT_STRING, &bs, NULL) == -1 ||
+	der_init(&r, spki, len);
+	if (der_get(&r, DER_SEQUENCE, &seq, NULL) == -1 ||
+	    der_get(&seq, DER_SEQUENCE, NULL, NULL) == -1 ||
+	    der_get(&seq, DER_BIT_STRING, &bs, NULL) == -1 ||
 	    bs.len < 2 || bs.p[0] != 0)
 		return -1;
 	*bits = bs.p + 1;
@@ -190,9 +191,9 @@ write_san(struct der_w *w, const struct cert_template *t)
 
 	der_w_begin(w, DER_SEQUENCE);
 	for (i = 0; i < t->ndns; i++)
-		der_w_tlv(w, DER_CTX(2), t->dns[i], strlen(t->dns[i]));
+		der_w_tlv(w, DER_CONTEXT(2), t->dns[i], strlen(t->dns[i]));
 	if (t->uri != NULL)
-		der_w_tlv(w, DER_CTX(6), t->uri, strlen(t->uri));
+		der_w_tlv(w, DER_CONTEXT(6), t->uri, strlen(t->uri));
 	der_w_end(w);
 }
 
@@ -227,7 +228,7 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
     const uint8_t *issuer, size_t issuer_len, uint8_t **out, size_t *outlen)
 {
 	struct der_w	 w, c;
-	struct cert_view iv;
+	struct x509_cert iv;
 	const uint8_t	*iname, *aki = NULL, *bits;
 	uint8_t		*tbs = NULL, ski[WC_SHA_DIGEST_SIZE], ku[2];
 	size_t		 iname_len, aki_len = 0, nbits, tbs_len, kul;
@@ -243,14 +244,16 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 		return -1;
 	}
 	if (issuer != NULL) {
-		if (cert_view(issuer, issuer_len, &iv) == -1) {
+		if (x509_parse(issuer, issuer_len, &iv) != X509_OK) {
 			log_warnx("pki", "issuer certificate does not parse");
 			return -1;
 		}
-		iname = iv.subject;
-		iname_len = iv.subject_len;
-		aki = iv.ski;
-		aki_len = iv.ski_len;
+		iname = iv.subject.p;
+		iname_len = iv.subject.len;
+		if (iv.ski.len > 0) {
+			aki = iv.ski.p;
+			aki_len = iv.ski.len;
+		}
 	} else {
 		iname = t->subject;
 		iname_len = t->subject_len;
@@ -258,7 +261,7 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 
 	der_w_init(&w, CERT_DER_MAX);
 	der_w_begin(&w, DER_SEQUENCE);
-	der_w_begin(&w, DER_CTX_CONS(0));
+	der_w_begin(&w, DER_CONTEXT_CONS(0));
 	der_w_small_uint(&w, 2);			/* v3 */
 	der_w_end(&w);
 	der_w_uint(&w, t->serial, t->serial_len);
@@ -271,7 +274,7 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 	der_w_raw(&w, t->subject, t->subject_len);
 	der_w_raw(&w, t->spki, t->spki_len);
 
-	der_w_begin(&w, DER_CTX_CONS(3));
+	der_w_begin(&w, DER_CONTEXT_CONS(3));
 	der_w_begin(&w, DER_SEQUENCE);
 	if (t->key_usage != 0) {
 		/* Bits reversed into bytes, trailing zero bits unused. */
@@ -312,7 +315,7 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 	if (aki != NULL) {
 		ext_begin(&w, oid_aki, sizeof(oid_aki), 0);
 		der_w_begin(&w, DER_SEQUENCE);
-		der_w_tlv(&w, DER_CTX(0), aki, aki_len);
+		der_w_tlv(&w, DER_CONTEXT(0), aki, aki_len);
 		der_w_end(&w);
 		ext_end(&w);
 	}
@@ -356,7 +359,7 @@ cert_csr_create(struct key *k, const uint8_t *subject, size_t subject_len,
 	der_w_small_uint(&w, 0);
 	der_w_raw(&w, subject, subject_len);
 	der_w_raw(&w, spki, spki_len);
-	der_w_begin(&w, DER_CTX_CONS(0));
+	der_w_begin(&w, DER_CONTEXT_CONS(0));
 	if (uri != NULL) {
 		der_w_begin(&w, DER_SEQUENCE);
 		der_w_tlv(&w, DER_OID, oid_ext_request,
@@ -365,7 +368,7 @@ cert_csr_create(struct key *k, const uint8_t *subject, size_t subject_len,
 		der_w_begin(&w, DER_SEQUENCE);
 		ext_begin(&w, oid_san, sizeof(oid_san), subject_len <= 2);
 		der_w_begin(&w, DER_SEQUENCE);
-		der_w_tlv(&w, DER_CTX(6), uri, strlen(uri));
+		der_w_tlv(&w, DER_CONTEXT(6), uri, strlen(uri));
 		der_w_end(&w);
 		ext_end(&w);
 		der_w_end(&w);
@@ -390,27 +393,28 @@ enum cert_csr_err
 cert_csr_parse(const uint8_t *der, size_t len, int verify,
     struct cert_csr *csr)
 {
-	struct der_r	 r, req, info, info_whole, alg, oid, sig, subj, spki;
+	struct der	 r, req, info, info_whole, alg, oid, sig, subj, spki;
 	uint8_t		 md[WC_SHA384_DIGEST_SIZE];
 	size_t		 mdlen;
-	unsigned long	 version;
+	long long	 version;
 	enum key_type	 hash;
 
-	der_r_init(&r, der, len);
-	if (der_r_expect(&r, DER_SEQUENCE, &req, NULL) == -1 || r.len != 0)
+	der_init(&r, der, len);
+	if (der_get(&r, DER_SEQUENCE, &req, NULL) == -1 || !der_empty(&r))
 		return CERT_CSR_MALFORMED;
-	if (der_r_expect(&req, DER_SEQUENCE, &info, &info_whole) == -1 ||
-	    der_r_expect(&req, DER_SEQUENCE, &alg, NULL) == -1 ||
-	    der_r_expect(&req, DER_BIT_STRING, &sig, NULL) == -1 ||
-	    req.len != 0)
+	if (der_get(&req, DER_SEQUENCE, &info, &info_whole) == -1 ||
+	    der_get(&req, DER_SEQUENCE, &alg, NULL) == -1 ||
+	    der_get(&req, DER_BIT_STRING, &sig, NULL) == -1 ||
+	    !der_empty(&req))
 		return CERT_CSR_MALFORMED;
-	if (der_r_small_uint(&info, &version) == -1 || version != 0 ||
-	    der_r_expect(&info, DER_SEQUENCE, NULL, &subj) == -1 ||
-	    der_r_expect(&info, DER_SEQUENCE, NULL, &spki) == -1 ||
-	    der_r_expect(&info, DER_CTX_CONS(0), NULL, NULL) == -1 ||
-	    info.len != 0)
+	if (der_get(&info, DER_INTEGER, &oid, NULL) == -1 ||
+	    der_int_small(&oid, &version) == -1 || version != 0 ||
+	    der_get(&info, DER_SEQUENCE, NULL, &subj) == -1 ||
+	    der_get(&info, DER_SEQUENCE, NULL, &spki) == -1 ||
+	    der_get(&info, DER_CONTEXT_CONS(0), NULL, NULL) == -1 ||
+	    !der_empty(&info))
 		return CERT_CSR_MALFORMED;
-	if (der_r_expect(&alg, DER_OID, &oid, NULL) == -1 || sig.len < 2 ||
+	if (der_get(&alg, DER_OID, &oid, NULL) == -1 || sig.len < 2 ||
 	    sig.p[0] != 0)
 		return CERT_CSR_MALFORMED;
 	csr->spki = spki.p;
@@ -419,11 +423,9 @@ cert_csr_parse(const uint8_t *der, size_t len, int verify,
 	csr->subject_len = subj.len;
 	if (!verify)
 		return CERT_CSR_OK;
-	if (oid.len == sizeof(oid_ecdsa_sha256) &&
-	    memcmp(oid.p, oid_ecdsa_sha256, oid.len) == 0)
+	if (der_equal(&oid, oid_ecdsa_sha256, sizeof(oid_ecdsa_sha256)))
 		hash = KEY_EC_P256;
-	else if (oid.len == sizeof(oid_ecdsa_sha384) &&
-	    memcmp(oid.p, oid_ecdsa_sha384, oid.len) == 0)
+	else if (der_equal(&oid, oid_ecdsa_sha384, sizeof(oid_ecdsa_sha384)))
 		hash = KEY_EC_P384;
 	else
 		return CERT_CSR_ALGORITHM;
@@ -449,63 +451,4 @@ cert_csr_strerror(enum cert_csr_err e)
 		return "certificate request signature does not verify";
 	}
 	return "unknown certificate request error";
-}
-
-int
-cert_view(const uint8_t *der, size_t len, struct cert_view *v)
-{
-	struct der_r	 r, cert, tbs, validity, subj, spki, exts, seq, ext;
-	struct der_r	 oid, val, inner;
-	uint8_t		 tag;
-
-	memset(v, 0, sizeof(*v));
-	der_r_init(&r, der, len);
-	if (der_r_expect(&r, DER_SEQUENCE, &cert, NULL) == -1 ||
-	    der_r_expect(&cert, DER_SEQUENCE, &tbs, NULL) == -1)
-		return -1;
-	if (der_r_peek(&tbs) == DER_CTX_CONS(0) &&
-	    der_r_next(&tbs, &tag, NULL, NULL) == -1)
-		return -1;
-	if (der_r_expect(&tbs, DER_INTEGER, NULL, NULL) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, NULL, NULL) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, NULL, NULL) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, &validity, NULL) == -1 ||
-	    der_r_time(&validity, &v->not_before) == -1 ||
-	    der_r_time(&validity, &v->not_after) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, NULL, &subj) == -1 ||
-	    der_r_expect(&tbs, DER_SEQUENCE, NULL, &spki) == -1)
-		return -1;
-	v->subject = subj.p;
-	v->subject_len = subj.len;
-	v->spki = spki.p;
-	v->spki_len = spki.len;
-	while (tbs.len > 0) {
-		if (der_r_next(&tbs, &tag, &exts, NULL) == -1)
-			return -1;
-		if (tag != DER_CTX_CONS(3))
-			continue;
-		if (der_r_expect(&exts, DER_SEQUENCE, &seq, NULL) == -1)
-			return -1;
-		while (seq.len > 0) {
-			if (der_r_expect(&seq, DER_SEQUENCE, &ext,
-			    NULL) == -1 ||
-			    der_r_expect(&ext, DER_OID, &oid, NULL) == -1)
-				return -1;
-			if (der_r_peek(&ext) == DER_BOOLEAN &&
-			    der_r_next(&ext, &tag, NULL, NULL) == -1)
-				return -1;
-			if (der_r_expect(&ext, DER_OCTET_STRING, &val,
-			    NULL) == -1)
-				return -1;
-			if (oid.len != sizeof(oid_ski) ||
-			    memcmp(oid.p, oid_ski, oid.len) != 0)
-				continue;
-			if (der_r_expect(&val, DER_OCTET_STRING, &inner,
-			    NULL) == -1)
-				return -1;
-			v->ski = inner.p;
-			v->ski_len = inner.len;
-		}
-	}
-	return 0;
 }

@@ -110,23 +110,4 @@ enum cert_csr_err cert_csr_parse(const uint8_t *, size_t, int verify,
 		    struct cert_csr *) __attribute__((warn_unused_result));
 const char	*cert_csr_strerror(enum cert_csr_err);
 
-/*
- * Facts of a certificate that signing and bundles need, as views into
- * the caller's DER (valid while it is).
- */
-struct cert_view {
-	const uint8_t	*subject;	/* Name DER */
-	size_t		 subject_len;
-	const uint8_t	*spki;		/* SubjectPublicKeyInfo DER */
-	size_t		 spki_len;
-	const uint8_t	*ski;		/* subject key ID; NULL if absent */
-	size_t		 ski_len;
-	time_t		 not_before;
-	time_t		 not_after;
-};
-
-/* 0, or -1 when der does not parse as a certificate that far. */
-int	cert_view(const uint8_t *der, size_t len, struct cert_view *)
-	    __attribute__((warn_unused_result));
-
 #endif

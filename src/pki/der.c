@@ -1,4 +1,4 @@
-/* DER writing and reading. */
+/* DER reading (strict) and writing. */
 #include "config.h"
 
 #include <stdio.h>
@@ -8,8 +8,193 @@
 #include "core/mem.h"
 #include "pki/der.h"
 
+#define DER_LEN_BYTES_MAX	4	/* length octets: up to 4 GiB */
+
 static void	der_w_header(uint8_t *, size_t *, uint8_t, size_t);
-static int	der_r_digits(const uint8_t *, int, int *);
+static int	der_digits(const uint8_t *, size_t, int *);
+static long long der_days(long long, int, int);
+
+void
+der_init(struct der *d, const void *p, size_t len)
+{
+	d->p = p;
+	d->len = len;
+}
+
+int
+der_empty(const struct der *d)
+{
+	return d->len == 0;
+}
+
+int
+der_peek(const struct der *d)
+{
+	return d->len == 0 ? -1 : d->p[0];
+}
+
+int
+der_get_any(struct der *d, int *tag, struct der *out, struct der *whole)
+{
+	size_t	 hdr, len, n, i;
+
+	if (d->len < 2)
+		return -1;
+	/* High tag numbers never occur in what we read. */
+	if ((d->p[0] & 0x1f) == 0x1f)
+		return -1;
+	if (d->p[1] < 0x80) {
+		len = d->p[1];
+		hdr = 2;
+	} else {
+		n = d->p[1] & 0x7f;
+		/* 0x80 is the indefinite form, which DER forbids. */
+		if (n == 0 || n > DER_LEN_BYTES_MAX || d->len < 2 + n ||
+		    d->p[2] == 0)
+			return -1;
+		len = 0;
+		for (i = 0; i < n; i++)
+			len = (len << 8) | d->p[2 + i];
+		if (len < 0x80)
+			return -1;
+		hdr = 2 + n;
+	}
+	if (len > d->len - hdr)
+		return -1;
+	*tag = d->p[0];
+	if (out != NULL)
+		der_init(out, d->p + hdr, len);
+	if (whole != NULL)
+		der_init(whole, d->p, hdr + len);
+	d->p += hdr + len;
+	d->len -= hdr + len;
+	return 0;
+}
+
+int
+der_get(struct der *d, int tag, struct der *out, struct der *whole)
+{
+	struct der	 save = *d;
+	int		 got;
+
+	if (der_get_any(d, &got, out, whole) != 0)
+		return -1;
+	if (got != tag) {
+		*d = save;
+		return -1;
+	}
+	return 0;
+}
+
+int
+der_get_optional(struct der *d, int tag, struct der *out,
+    struct der *whole)
+{
+	if (der_peek(d) != tag)
+		return 0;
+	return der_get(d, tag, out, whole) == 0 ? 1 : -1;
+}
+
+int
+der_equal(const struct der *d, const void *p, size_t len)
+{
+	return d->len == len && memcmp(d->p, p, len) == 0;
+}
+
+int
+der_int_small(const struct der *d, long long *v)
+{
+	unsigned long long	 x = 0;
+	size_t			 i, start = 0;
+
+	if (d->len == 0 || (d->p[0] & 0x80) != 0)
+		return -1;
+	if (d->len > 1 && d->p[0] == 0x00 && (d->p[1] & 0x80) == 0)
+		return -1;
+	if (d->p[0] == 0x00 && d->len > 1)
+		start = 1;
+	if (d->len - start > 8)
+		return -1;
+	for (i = start; i < d->len; i++)
+		x = (x << 8) | d->p[i];
+	if (x > (unsigned long long)9223372036854775807LL)
+		return -1;
+	*v = (long long)x;
+	return 0;
+}
+
+int
+der_bool(const struct der *d)
+{
+	if (d->len != 1)
+		return -1;
+	if (d->p[0] == 0xff)
+		return 1;
+	if (d->p[0] == 0x00)
+		return 0;
+	return -1;
+}
+
+/* n decimal digits as a number; 0 or -1. */
+static int
+der_digits(const uint8_t *p, size_t n, int *v)
+{
+	size_t	 i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		*v = *v * 10 + (p[i] - '0');
+	}
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static long long
+der_days(long long y, int m, int d)
+{
+	long long	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+der_time(int tag, const struct der *d, long long *t)
+{
+	static const int mdays[] = {
+	    31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const uint8_t	*p = d->p;
+	int		 y, mo, day, h, mi, s, leap;
+
+	if (tag == DER_UTC_TIME) {
+		/* YYMMDDHHMMSSZ; RFC 5280 puts YY >= 50 in the 1900s. */
+		if (d->len != 13 || der_digits(p, 2, &y) != 0)
+			return -1;
+		y += y >= 50 ? 1900 : 2000;
+		p += 2;
+	} else if (tag == DER_GENERALIZED_TIME) {
+		if (d->len != 15 || der_digits(p, 4, &y) != 0)
+			return -1;
+		p += 4;
+	} else
+		return -1;
+	if (der_digits(p, 2, &mo) != 0 || der_digits(p + 2, 2, &day) != 0 ||
+	    der_digits(p + 4, 2, &h) != 0 || der_digits(p + 6, 2, &mi) != 0 ||
+	    der_digits(p + 8, 2, &s) != 0 || p[10] != 'Z')
+		return -1;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || day < 1 || day > mdays[mo - 1] ||
+	    (mo == 2 && day == 29 && !leap) || h > 23 || mi > 59 || s > 59)
+		return -1;
+	*t = der_days(y, mo, day) * 86400LL + h * 3600LL + mi * 60LL + s;
+	return 0;
+}
 
 void
 der_w_init(struct der_w *w, size_t max)
@@ -187,146 +372,4 @@ der_w_finish(struct der_w *w, uint8_t **out, size_t *len)
 	}
 	*out = buf_take(&w->b, len);
 	return *out != NULL ? 0 : -1;
-}
-
-void
-der_r_init(struct der_r *r, const void *p, size_t len)
-{
-	r->p = p;
-	r->len = len;
-}
-
-int
-der_r_next(struct der_r *r, uint8_t *tag, struct der_r *content,
-    struct der_r *whole)
-{
-	size_t	 i = 0, len = 0, n;
-
-	if (r->len < 2)
-		return -1;
-	*tag = r->p[i++];
-	/* High tag numbers never occur in what spirelet reads. */
-	if ((*tag & 0x1f) == 0x1f)
-		return -1;
-	len = r->p[i++];
-	if (len & 0x80) {
-		n = len & 0x7f;
-		/* No indefinite lengths, at most 4 length bytes. */
-		if (n == 0 || n > 4 || r->len - i < n)
-			return -1;
-		/* DER: the shortest length form, no leading zero byte. */
-		if (r->p[i] == 0)
-			return -1;
-		for (len = 0; n > 0; n--)
-			len = (len << 8) | r->p[i++];
-		if (len < 0x80)
-			return -1;
-	}
-	if (len > r->len - i)
-		return -1;
-	if (content != NULL)
-		der_r_init(content, r->p + i, len);
-	if (whole != NULL)
-		der_r_init(whole, r->p, i + len);
-	r->p += i + len;
-	r->len -= i + len;
-	return 0;
-}
-
-int
-der_r_expect(struct der_r *r, uint8_t tag, struct der_r *content,
-    struct der_r *whole)
-{
-	struct der_r	 save = *r;
-	uint8_t		 t;
-
-	if (der_r_next(r, &t, content, whole) == -1)
-		return -1;
-	if (t != tag) {
-		*r = save;
-		return -1;
-	}
-	return 0;
-}
-
-int
-der_r_peek(const struct der_r *r)
-{
-	return r->len > 0 ? r->p[0] : -1;
-}
-
-int
-der_r_small_uint(struct der_r *r, unsigned long *out)
-{
-	struct der_r	 c;
-	unsigned long	 v = 0;
-	size_t		 i;
-
-	if (der_r_expect(r, DER_INTEGER, &c, NULL) == -1 || c.len == 0)
-		return -1;
-	if (c.p[0] & 0x80)
-		return -1;
-	if (c.len > 1 && c.p[0] == 0 && !(c.p[1] & 0x80))
-		return -1;	/* not minimal */
-	if (c.len > sizeof(v) + (c.p[0] == 0))
-		return -1;
-	for (i = 0; i < c.len; i++)
-		v = (v << 8) | c.p[i];
-	*out = v;
-	return 0;
-}
-
-/* n decimal digits at s into *v; 0 or -1. */
-static int
-der_r_digits(const uint8_t *s, int n, int *v)
-{
-	int	 i;
-
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-int
-der_r_time(struct der_r *r, time_t *out)
-{
-	struct der_r	 c;
-	struct tm	 tm;
-	const uint8_t	*s;
-	uint8_t		 tag;
-	int		 year, yl;
-
-	if (der_r_next(r, &tag, &c, NULL) == -1)
-		return -1;
-	if (tag == DER_UTC_TIME && c.len == 13)
-		yl = 2;
-	else if (tag == DER_GENERALIZED_TIME && c.len == 15)
-		yl = 4;
-	else
-		return -1;
-	s = c.p;
-	if (s[c.len - 1] != 'Z')
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (der_r_digits(s, yl, &year) == -1 ||
-	    der_r_digits(s + yl, 2, &tm.tm_mon) == -1 ||
-	    der_r_digits(s + yl + 2, 2, &tm.tm_mday) == -1 ||
-	    der_r_digits(s + yl + 4, 2, &tm.tm_hour) == -1 ||
-	    der_r_digits(s + yl + 6, 2, &tm.tm_min) == -1 ||
-	    der_r_digits(s + yl + 8, 2, &tm.tm_sec) == -1)
-		return -1;
-	if (yl == 2)
-		year += year < 50 ? 2000 : 1900;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    tm.tm_sec > 60)
-		return -1;
-	tm.tm_year = year - 1900;
-	tm.tm_mon -= 1;
-	*out = timegm(&tm);
-	return 0;
 }

@@ -1,7 +1,9 @@
 /*
- * DER, the subset X.509 and PKCS#10 need: a writer that nests TLVs and
- * fills in lengths, and a bounds-checked reader for untrusted input
- * (definite, minimal lengths only; every read stays inside its parent).
+ * DER, the subset X.509 and PKCS#10 need. The reader is strict: definite
+ * lengths in their shortest form, one-byte tags, nothing past the end;
+ * it reads views into the caller's buffer and never allocates, so a
+ * struct der stays valid as long as the bytes it points into. The
+ * writer nests TLVs and fills in their lengths.
  */
 #ifndef PKI_DER_H
 #define PKI_DER_H
@@ -12,7 +14,7 @@
 
 #include "core/buf.h"
 
-/* Universal and context tags used by spirelet. */
+/* Tags used by the X.509 and key code. */
 #define DER_BOOLEAN		0x01
 #define DER_INTEGER		0x02
 #define DER_BIT_STRING		0x03
@@ -21,13 +23,60 @@
 #define DER_OID			0x06
 #define DER_UTF8_STRING		0x0c
 #define DER_PRINTABLE_STRING	0x13
+#define DER_T61_STRING		0x14
 #define DER_IA5_STRING		0x16
 #define DER_UTC_TIME		0x17
 #define DER_GENERALIZED_TIME	0x18
+#define DER_BMP_STRING		0x1e
 #define DER_SEQUENCE		0x30
 #define DER_SET			0x31
-#define DER_CTX(n)		(0x80 | (n))	/* [n] IMPLICIT, primitive */
-#define DER_CTX_CONS(n)		(0xa0 | (n))	/* [n] constructed */
+#define DER_CONTEXT(n)		(0x80 | (n))	/* [n] IMPLICIT, primitive */
+#define DER_CONTEXT_CONS(n)	(0xa0 | (n))	/* [n], constructed */
+
+/* A run of bytes still to read, or the contents of one element. */
+struct der {
+	const uint8_t	*p;
+	size_t		 len;
+};
+
+void	 der_init(struct der *, const void *, size_t);
+/* 1 when nothing is left to read. */
+int	 der_empty(const struct der *);
+/* The next element's tag, or -1 when empty. */
+int	 der_peek(const struct der *);
+/*
+ * Reads the next element, which must carry tag: its contents go to
+ * *out (may be NULL), the whole element with its header to *whole (may
+ * be NULL), and d moves past it. 0, or -1 on a wrong tag or bad DER (d
+ * is left unchanged then).
+ */
+int	 der_get(struct der *d, int tag, struct der *out, struct der *whole)
+	    __attribute__((warn_unused_result));
+/* As der_get for any tag, stored in *tag. */
+int	 der_get_any(struct der *d, int *tag, struct der *out,
+	    struct der *whole) __attribute__((warn_unused_result));
+/*
+ * Reads an optional element: 1 if present (as der_get), 0 if the next
+ * tag differs or nothing is left, -1 on bad DER.
+ */
+int	 der_get_optional(struct der *d, int tag, struct der *out,
+	    struct der *whole) __attribute__((warn_unused_result));
+/* 1 when the element's contents equal the bytes given. */
+int	 der_equal(const struct der *, const void *, size_t);
+/*
+ * A non-negative INTEGER's value in *v when it fits in 63 bits; -1 for
+ * a negative, oversized or non-minimal encoding.
+ */
+int	 der_int_small(const struct der *, long long *v)
+	    __attribute__((warn_unused_result));
+/* A BOOLEAN's contents: 0xff is 1, 0x00 is 0, anything else -1. */
+int	 der_bool(const struct der *);
+/*
+ * A UTCTime or GeneralizedTime (tag gives which) in the form RFC 5280
+ * allows (seconds present, "Z", no fraction) as Unix seconds. 0 or -1.
+ */
+int	 der_time(int tag, const struct der *, long long *t)
+	    __attribute__((warn_unused_result));
 
 #define DER_DEPTH_MAX		16	/* open constructed TLVs a writer has */
 
@@ -60,32 +109,6 @@ void	der_w_time(struct der_w *, time_t);
  * failed (too deep, too long, out of memory, unclosed TLVs).
  */
 int	der_w_finish(struct der_w *, uint8_t **, size_t *)
-	    __attribute__((warn_unused_result));
-
-/* A view of DER bytes; reading narrows it. */
-struct der_r {
-	const uint8_t	*p;
-	size_t		 len;
-};
-
-void	der_r_init(struct der_r *, const void *, size_t);
-/*
- * Reads the next TLV: its tag, its contents as a view, and (when whole
- * is not NULL) the whole TLV including the header. 0, or -1 at the end
- * or on malformed input.
- */
-int	der_r_next(struct der_r *, uint8_t *tag, struct der_r *content,
-	    struct der_r *whole) __attribute__((warn_unused_result));
-/* der_r_next that also requires the tag. */
-int	der_r_expect(struct der_r *, uint8_t tag, struct der_r *content,
-	    struct der_r *whole) __attribute__((warn_unused_result));
-/* The next tag without consuming, or -1 at the end. */
-int	der_r_peek(const struct der_r *);
-/* An INTEGER that fits in a long, not negative. 0 or -1. */
-int	der_r_small_uint(struct der_r *, unsigned long *)
-	    __attribute__((warn_unused_result));
-/* UTCTime or GeneralizedTime (Z form, seconds) as Unix time. 0 or -1. */
-int	der_r_time(struct der_r *, time_t *)
 	    __attribute__((warn_unused_result));
 
 #endif

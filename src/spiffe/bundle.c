@@ -8,7 +8,7 @@
 
 #include "core/base64.h"
 #include "core/mem.h"
-#include "pki/cert.h"
+#include "pki/x509.h"
 #include "spiffe/bundle.h"
 #include "spiffe/jwk.h"
 
@@ -171,7 +171,7 @@ parse_x509_key(struct bundle *b, const json_t *key, size_t i, char *err,
     size_t errlen)
 {
 	const json_t	*x5c = json_object_get(key, "x5c"), *c;
-	struct cert_view v;
+	struct x509_cert v;
 	uint8_t		*der;
 	size_t		 max, len;
 	int		 rc;
@@ -194,7 +194,7 @@ parse_x509_key(struct bundle *b, const json_t *key, size_t i, char *err,
 		return -1;
 	if (base64_decode(BASE64_STD, json_string_value(c),
 	    json_string_length(c), der, max + 1, &len) == -1 ||
-	    cert_view(der, len, &v) == -1) {
+	    x509_parse(der, len, &v) != X509_OK) {
 		snprintf(err, errlen, "x509-svid entry %zu: not a "
 		    "certificate", i);
 		mem_free(der);
@@ -327,12 +327,12 @@ out:
 static json_t *
 x509_key_json(const struct bundle_x509 *c)
 {
-	struct cert_view v;
+	struct x509_cert v;
 	json_t		*o, *x5c;
 	char		*s;
 	size_t		 n;
 
-	if (cert_view(c->der, c->len, &v) == -1)
+	if (x509_parse(c->der, c->len, &v) != X509_OK)
 		return NULL;
 	n = base64_encoded_len(BASE64_STD, c->len) + 1;
 	s = mem_alloc(n);
@@ -347,7 +347,7 @@ x509_key_json(const struct bundle_x509 *c)
 	/* The _new calls take their reference even when they fail. */
 	if (o == NULL || x5c == NULL ||
 	    json_object_set_new(o, "use", json_string("x509-svid")) == -1 ||
-	    jwk_put_key(o, v.spki, v.spki_len) == -1 ||
+	    jwk_put_key(o, v.spki.p, v.spki.len) == -1 ||
 	    json_array_append_new(x5c, json_string(s)) == -1) {
 		json_decref(o);
 		json_decref(x5c);

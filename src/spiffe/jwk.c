@@ -58,26 +58,25 @@ get_b64(const json_t *obj, const char *name, uint8_t *out, size_t outsz,
 int
 jwk_put_key(json_t *obj, const uint8_t *spki, size_t len)
 {
-	struct der_r	 r, seq, alg, oid, param, bits, rsa, n, e;
+	struct der	 r, seq, alg, oid, param, bits, rsa, n, e;
 	size_t		 i;
 
-	der_r_init(&r, spki, len);
-	if (der_r_expect(&r, DER_SEQUENCE, &seq, NULL) == -1 ||
-	    der_r_expect(&seq, DER_SEQUENCE, &alg, NULL) == -1 ||
-	    der_r_expect(&seq, DER_BIT_STRING, &bits, NULL) == -1 ||
-	    der_r_expect(&alg, DER_OID, &oid, NULL) == -1 ||
+	der_init(&r, spki, len);
+	if (der_get(&r, DER_SEQUENCE, &seq, NULL) == -1 ||
+	    der_get(&seq, DER_SEQUENCE, &alg, NULL) == -1 ||
+	    der_get(&seq, DER_BIT_STRING, &bits, NULL) == -1 ||
+	    der_get(&alg, DER_OID, &oid, NULL) == -1 ||
 	    bits.len < 2 || bits.p[0] != 0)
 		return -1;
 	bits.p++;
 	bits.len--;
-	if (oid.len == sizeof(oid_ec) && memcmp(oid.p, oid_ec, oid.len) == 0) {
-		if (der_r_expect(&alg, DER_OID, &param, NULL) == -1)
+	if (der_equal(&oid, oid_ec, sizeof(oid_ec))) {
+		if (der_get(&alg, DER_OID, &param, NULL) == -1)
 			return -1;
-		for (i = 0; i < NCURVES; i++) {
-			if (param.len == curves[i].oid_len &&
-			    memcmp(param.p, curves[i].oid, param.len) == 0)
+		for (i = 0; i < NCURVES; i++)
+			if (der_equal(&param, curves[i].oid,
+			    curves[i].oid_len))
 				break;
-		}
 		/* Only uncompressed points: 04 || x || y. */
 		if (i == NCURVES || bits.len != 1 + 2 * curves[i].coord ||
 		    bits.p[0] != 0x04)
@@ -91,12 +90,12 @@ jwk_put_key(json_t *obj, const uint8_t *spki, size_t len)
 			return -1;
 		return 0;
 	}
-	if (oid.len != sizeof(oid_rsa) || memcmp(oid.p, oid_rsa, oid.len) != 0)
+	if (!der_equal(&oid, oid_rsa, sizeof(oid_rsa)))
 		return -1;
-	der_r_init(&r, bits.p, bits.len);
-	if (der_r_expect(&r, DER_SEQUENCE, &rsa, NULL) == -1 ||
-	    der_r_expect(&rsa, DER_INTEGER, &n, NULL) == -1 ||
-	    der_r_expect(&rsa, DER_INTEGER, &e, NULL) == -1 ||
+	der_init(&r, bits.p, bits.len);
+	if (der_get(&r, DER_SEQUENCE, &rsa, NULL) == -1 ||
+	    der_get(&rsa, DER_INTEGER, &n, NULL) == -1 ||
+	    der_get(&rsa, DER_INTEGER, &e, NULL) == -1 ||
 	    n.len == 0 || e.len == 0)
 		return -1;
 	/* JWK integers are unsigned with no leading zero byte. */

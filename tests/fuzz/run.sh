@@ -1,36 +1,48 @@
 #!/bin/sh
-# Builds the HCL/config libFuzzer target with clang and runs it for N
-# seconds (default 20) over a scratch copy of the seed corpus, so new
-# inputs it finds do not land in the repository. A crash leaves its input
-# in the build directory's fuzz-artifacts/ and fails the script; add such
-# an input to tests/fuzz/corpus/hcl/ once it is fixed.
+# Builds every libFuzzer target with clang (the whole library
+# instrumented, under ASan and UBSan) and runs each for SECONDS (default
+# 20, split evenly) over a scratch copy of its seed corpus, so inputs it
+# finds do not land in the repository. A crash leaves its input in the
+# build directory's fuzz-artifacts/ and fails the script; add such an
+# input to the target's corpus under tests/fuzz/corpus/ once fixed.
 #
 #   tests/fuzz/run.sh [SECONDS [BUILD-DIR]]
 set -eu
 secs=${1:-20}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${2:-$top/build-fuzz}
+targets="hcl x509 pem spiffe_id"
 
-sh "$top/scripts/build.sh" "$dir" --enable-fuzzers --disable-unit-tests \
-    --enable-werror
-fuzzer="$dir/tests/fuzz/fuzz_hcl"
-[ -x "$fuzzer" ] || { echo "run.sh: $fuzzer was not built" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/spirelet-fuzz.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+-fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+    sh "$top/scripts/build.sh" "$dir" --enable-fuzzers --disable-unit-tests
+each=$((secs / 4))
+[ "$each" -ge 1 ] || each=1
 mkdir -p "$dir/fuzz-artifacts"
-cp "$top"/tests/fuzz/corpus/hcl/* "$work/"
-
-# -rss_limit_mb: the parser is capped far below this; more is a bug.
-"$fuzzer" -max_total_time="$secs" -timeout=10 -rss_limit_mb=512 \
-    -max_len=65536 -dict="$top/tests/fuzz/hcl.dict" \
-    -artifact_prefix="$dir/fuzz-artifacts/" -print_final_stats=1 \
-    "$work" 2>"$dir/fuzz.log" || {
-	tail -40 "$dir/fuzz.log" >&2
-	echo "run.sh: the fuzzer found a problem; inputs in" \
-	    "$dir/fuzz-artifacts/" >&2
-	exit 1
-}
-grep -E '^stat::(number_of_executed_units|new_units_added)' \
-    "$dir/fuzz.log" || true
-echo "fuzz_hcl: no crash in ${secs}s"
+status=0
+for t in $targets; do
+	fuzzer="$dir/tests/fuzz/fuzz_$t"
+	[ -x "$fuzzer" ] || { echo "run.sh: $fuzzer not built" >&2; exit 1; }
+	work=$(mktemp -d "${TMPDIR:-/tmp}/spirelet-fuzz.XXXXXX")
+	if [ -d "$top/tests/fuzz/corpus/$t" ]; then
+		cp "$top/tests/fuzz/corpus/$t"/* "$work/"
+	fi
+	dict=""
+	[ -f "$top/tests/fuzz/$t.dict" ] &&
+	    dict="-dict=$top/tests/fuzz/$t.dict"
+	# -rss_limit_mb: the parsers are capped far below this.
+	if "$fuzzer" -max_total_time="$each" -timeout=10 -rss_limit_mb=512 \
+	    -max_len=65536 $dict -artifact_prefix="$dir/fuzz-artifacts/" \
+	    -print_final_stats=1 "$work" 2>"$dir/fuzz_$t.log"; then
+		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
+		    "$dir/fuzz_$t.log")
+		echo "fuzz_$t: no crash in ${each}s (${runs:-?} inputs)"
+	else
+		tail -40 "$dir/fuzz_$t.log" >&2
+		echo "run.sh: fuzz_$t found a problem; inputs in" \
+		    "$dir/fuzz-artifacts/" >&2
+		status=1
+	fi
+	rm -rf "$work"
+done
+exit $status

@@ -128,29 +128,27 @@ make_leaf(struct fixture *f, const char *dns, uint8_t **out, size_t *len)
  */
 static int
 find_ext(const uint8_t *der, size_t len, const uint8_t *oid, size_t oidlen,
-    int *critical, struct der_r *value)
+    int *critical, struct der *value)
 {
-	struct der_r	 r, c, tbs, e, seq, ext, o, b;
-	uint8_t		 tag;
+	struct der	 r, c, tbs, e, seq, ext, o, b;
+	int		 tag;
 
-	der_r_init(&r, der, len);
-	assert_int_equal(der_r_expect(&r, DER_SEQUENCE, &c, NULL), 0);
-	assert_int_equal(der_r_expect(&c, DER_SEQUENCE, &tbs, NULL), 0);
+	der_init(&r, der, len);
+	assert_int_equal(der_get(&r, DER_SEQUENCE, &c, NULL), 0);
+	assert_int_equal(der_get(&c, DER_SEQUENCE, &tbs, NULL), 0);
 	while (tbs.len > 0) {
-		assert_int_equal(der_r_next(&tbs, &tag, &e, NULL), 0);
-		if (tag != DER_CTX_CONS(3))
+		assert_int_equal(der_get_any(&tbs, &tag, &e, NULL), 0);
+		if (tag != DER_CONTEXT_CONS(3))
 			continue;
-		assert_int_equal(der_r_expect(&e, DER_SEQUENCE, &seq, NULL),
-		    0);
+		assert_int_equal(der_get(&e, DER_SEQUENCE, &seq, NULL), 0);
 		while (seq.len > 0) {
-			assert_int_equal(der_r_expect(&seq, DER_SEQUENCE,
-			    &ext, NULL), 0);
-			assert_int_equal(der_r_expect(&ext, DER_OID, &o,
+			assert_int_equal(der_get(&seq, DER_SEQUENCE, &ext,
 			    NULL), 0);
+			assert_int_equal(der_get(&ext, DER_OID, &o, NULL), 0);
 			*critical = 0;
-			if (der_r_expect(&ext, DER_BOOLEAN, &b, NULL) == 0)
-				*critical = b.len == 1 && b.p[0] == 0xff;
-			assert_int_equal(der_r_expect(&ext, DER_OCTET_STRING,
+			if (der_get(&ext, DER_BOOLEAN, &b, NULL) == 0)
+				*critical = der_bool(&b) == 1;
+			assert_int_equal(der_get(&ext, DER_OCTET_STRING,
 			    value, NULL), 0);
 			if (o.len == oidlen && memcmp(o.p, oid, oidlen) == 0)
 				return 0;
@@ -164,7 +162,7 @@ test_ca_self_signed(void **state)
 {
 	struct fixture		*f = *state;
 	struct DecodedCert	 dc;
-	struct der_r		 v;
+	struct der		 v;
 	int			 crit;
 
 	wc_InitDecodedCert(&dc, f->ca, (word32)f->ca_len, NULL);
@@ -222,7 +220,7 @@ test_leaf_profile(void **state)
 	struct fixture		*f = *state;
 	struct DecodedCert	 dc;
 	struct DecodedCert	 ca;
-	struct der_r		 v;
+	struct der		 v;
 	uint8_t			*leaf;
 	size_t			 len;
 	int			 crit;

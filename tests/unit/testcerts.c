@@ -10,6 +10,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/rsa.h>
 
 #include "testcerts.h"
 
@@ -17,6 +18,12 @@ static size_t	der_put_len(uint8_t *, size_t);
 static int	put_date(uint8_t *, int *, long long);
 static int	put_alt_names(Cert *, const struct testcert_spec *);
 static int	load_key(ecc_key *, const uint8_t *, size_t);
+struct tkey;
+static int	tkey_make(struct tkey *, const struct testcert_spec *,
+		    WC_RNG *);
+static int	tkey_load(struct tkey *, const struct testcert *);
+static void	tkey_free(struct tkey *);
+static int	tkey_store(struct tkey *, struct testcert *);
 
 /* A DER length at p; returns the bytes used. */
 static size_t
@@ -128,43 +135,123 @@ load_key(ecc_key *key, const uint8_t *der, size_t len)
 	return 0;
 }
 
+/* Key material of one certificate: EC or RSA, made or loaded. */
+struct tkey {
+	int	 rsa;
+	int	 ready;
+	ecc_key	 ecc;
+	RsaKey	 rsak;
+};
+
+static int
+tkey_make(struct tkey *k, const struct testcert_spec *spec, WC_RNG *rng)
+{
+	memset(k, 0, sizeof(*k));
+	k->rsa = spec->rsa;
+	if (k->rsa) {
+		if (wc_InitRsaKey(&k->rsak, NULL) != 0)
+			return -1;
+		k->ready = 1;
+		return wc_MakeRsaKey(&k->rsak, 2048, 65537, rng) == 0 ? 0 : -1;
+	}
+	if (wc_ecc_init(&k->ecc) != 0)
+		return -1;
+	k->ready = 1;
+	return wc_ecc_make_key_ex(rng, spec->p384 ? 48 : 32, &k->ecc,
+	    spec->p384 ? ECC_SECP384R1 : ECC_SECP256R1) == 0 ? 0 : -1;
+}
+
+static int
+tkey_load(struct tkey *k, const struct testcert *c)
+{
+	word32	 idx = 0;
+
+	memset(k, 0, sizeof(*k));
+	k->rsa = c->rsa;
+	if (!k->rsa) {
+		if (load_key(&k->ecc, c->key, c->key_len) != 0)
+			return -1;
+		k->ready = 1;
+		return 0;
+	}
+	if (wc_InitRsaKey(&k->rsak, NULL) != 0)
+		return -1;
+	k->ready = 1;
+	return wc_RsaPrivateKeyDecode(c->key, &idx, &k->rsak,
+	    (word32)c->key_len) == 0 ? 0 : -1;
+}
+
+static void
+tkey_free(struct tkey *k)
+{
+	if (!k->ready)
+		return;
+	if (k->rsa)
+		wc_FreeRsaKey(&k->rsak);
+	else
+		wc_ecc_free(&k->ecc);
+}
+
+static int
+tkey_store(struct tkey *k, struct testcert *out)
+{
+	word32	 klen = sizeof(out->key);
+	int	 n;
+
+	if (k->rsa) {
+		n = wc_RsaKeyToDer(&k->rsak, out->key, sizeof(out->key));
+		if (n < 0)
+			return -1;
+		out->key_len = (size_t)n;
+		return 0;
+	}
+	n = wc_EccKeyToDer(&k->ecc, out->sec1, sizeof(out->sec1));
+	if (n < 0)
+		return -1;
+	out->sec1_len = (size_t)n;
+	if (wc_EccPrivateKeyToPKCS8(&k->ecc, out->key, &klen) < 0)
+		return -1;
+	out->key_len = klen;
+	return 0;
+}
+
 int
 testcert_make(struct testcert *out, const struct testcert_spec *spec,
     const struct testcert *issuer)
 {
 	Cert		*cert = NULL;
 	WC_RNG		 rng;
-	ecc_key		 key, ikey;
-	ecc_key		*signer;
-	int		 ret = -1, n, have_rng = 0, have_key = 0, have_ikey = 0;
-	int		 sigtype;
+	struct tkey	 key, ikey;
+	struct tkey	*signer;
+	int		 ret = -1, n, have_rng = 0;
 	const char	*ku;
 
 	memset(out, 0, sizeof(*out));
+	memset(&key, 0, sizeof(key));
+	memset(&ikey, 0, sizeof(ikey));
 	out->p384 = spec->p384;
+	out->rsa = spec->rsa;
 	if (wc_InitRng(&rng) != 0)
 		goto out;
 	have_rng = 1;
-	if (wc_ecc_init(&key) != 0)
-		goto out;
-	have_key = 1;
-	if (wc_ecc_make_key_ex(&rng, spec->p384 ? 48 : 32, &key,
-	    spec->p384 ? ECC_SECP384R1 : ECC_SECP256R1) != 0)
+	if (tkey_make(&key, spec, &rng) != 0)
 		goto out;
 	signer = &key;
-	sigtype = spec->p384 ? CTC_SHA384wECDSA : CTC_SHA256wECDSA;
 	if (issuer != NULL && !spec->self_issued) {
-		if (load_key(&ikey, issuer->key, issuer->key_len) != 0)
+		if (tkey_load(&ikey, issuer) != 0)
 			goto out;
-		have_ikey = 1;
 		signer = &ikey;
-		sigtype = issuer->p384 ? CTC_SHA384wECDSA : CTC_SHA256wECDSA;
 	}
 
 	cert = wc_CertNew(NULL);
 	if (cert == NULL)
 		goto out;
-	cert->sigType = sigtype;
+	if (signer->rsa)
+		cert->sigType = CTC_SHA256wRSA;
+	else if (signer == &ikey ? issuer->p384 : spec->p384)
+		cert->sigType = CTC_SHA384wECDSA;
+	else
+		cert->sigType = CTC_SHA256wECDSA;
 	cert->serial[0] = spec->serial != 0 ? spec->serial : 1;
 	cert->serialSz = 1;
 	if (spec->cn != NULL)
@@ -203,40 +290,32 @@ testcert_make(struct testcert *out, const struct testcert_spec *spec,
 		goto out;
 	if (spec->eku != NULL && wc_SetExtKeyUsage(cert, spec->eku) != 0)
 		goto out;
-	if (wc_SetSubjectKeyIdFromPublicKey(cert, NULL, &key) != 0)
+	if (wc_SetSubjectKeyIdFromPublicKey(cert, key.rsa ? &key.rsak : NULL,
+	    key.rsa ? NULL : &key.ecc) != 0)
 		goto out;
 	if (put_alt_names(cert, spec) != 0)
 		goto out;
 
-	n = wc_MakeCert(cert, out->der, sizeof(out->der), NULL, &key, &rng);
+	n = wc_MakeCert(cert, out->der, sizeof(out->der),
+	    key.rsa ? &key.rsak : NULL, key.rsa ? NULL : &key.ecc, &rng);
 	if (n < 0)
 		goto out;
 	n = wc_SignCert(cert->bodySz, cert->sigType, out->der,
-	    sizeof(out->der), NULL, signer, &rng);
+	    sizeof(out->der), signer->rsa ? &signer->rsak : NULL,
+	    signer->rsa ? NULL : &signer->ecc, &rng);
 	if (n < 0)
 		goto out;
 	out->der_len = (size_t)n;
-	n = wc_EccKeyToDer(&key, out->sec1, sizeof(out->sec1));
-	if (n < 0)
+	if (tkey_store(&key, out) != 0)
 		goto out;
-	out->sec1_len = (size_t)n;
-	{
-		word32	 klen = sizeof(out->key);
-
-		if (wc_EccPrivateKeyToPKCS8(&key, out->key, &klen) < 0)
-			goto out;
-		out->key_len = klen;
-	}
 	ret = 0;
 out:
 	if (ret != 0)
 		fprintf(stderr, "testcert_make: %s failed\n",
 		    spec->cn != NULL ? spec->cn : "(no cn)");
 	wc_CertFree(cert);
-	if (have_ikey)
-		wc_ecc_free(&ikey);
-	if (have_key)
-		wc_ecc_free(&key);
+	tkey_free(&ikey);
+	tkey_free(&key);
 	if (have_rng)
 		wc_FreeRng(&rng);
 	return ret;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define TESTCERT_DER_MAX	16384	/* bytes of one certificate */
-#define TESTCERT_KEY_MAX	512	/* bytes of one key, any form */
+#define TESTCERT_KEY_MAX	2048	/* bytes of one key, any form */
 #define TESTCERT_URIS_MAX	4	/* URI SANs one certificate carries */
 
 /* 2026-01-01T00:00:00Z: the "now" every test passes to verification. */
@@ -35,6 +35,7 @@ struct testcert_spec {
 	long long	 not_before;	/* Unix seconds; 0: the default */
 	long long	 not_after;
 	int		 p384;		/* key on P-384 instead of P-256 */
+	int		 rsa;		/* an RSA-2048 key instead */
 	size_t		 pad;		/* DNS SANs of 60 bytes to bloat */
 	uint8_t		 serial;	/* 0: 1 */
 	int		 self_issued;	/* self-signed although issuer given */
@@ -43,11 +44,12 @@ struct testcert_spec {
 struct testcert {
 	uint8_t		 der[TESTCERT_DER_MAX];
 	size_t		 der_len;
-	uint8_t		 key[TESTCERT_KEY_MAX];	/* PKCS#8 */
+	uint8_t		 key[TESTCERT_KEY_MAX];	/* PKCS#8; RSA: PKCS#1 */
 	size_t		 key_len;
 	uint8_t		 sec1[TESTCERT_KEY_MAX];	/* SEC1 ECPrivateKey */
 	size_t		 sec1_len;
 	int		 p384;
+	int		 rsa;
 };
 
 /*
