@@ -386,8 +386,8 @@ conf_expand_env(const char *in, size_t len,
 			nlen = 1;
 			w = 1;
 		} else {
-			for (j = 0; j < slen && is_shell_name((unsigned char)s[j]);
-			    j++)
+			for (j = 0; j < slen &&
+			    is_shell_name((unsigned char)s[j]); j++)
 				;
 			nm = s;
 			nlen = j;

@@ -193,7 +193,8 @@ test_verify_catches_broken_tables(void **state)
 		{ "A", CONF_OPT_INT(struct srv, port) },
 	};
 	static const struct conf_option no_choices[] = {
-		{ "a", .type = CONF_ENUM, .offset = offsetof(struct srv, level) },
+		{ "a", .type = CONF_ENUM,
+		    .offset = offsetof(struct srv, level) },
 	};
 	static const struct conf_option enum_default[] = {
 		{ "a", CONF_OPT_ENUM(struct srv, level, levels), .def = 4 },

@@ -307,7 +307,8 @@ static const struct good good[] = {
 	{ "labelled_block",
 	    "NodeAttestor \"join_token\" { plugin_data {} }",
 	    "{NodeAttestor \"join_token\"={plugin_data={}}}" },
-	{ "several_labels_quoted_or_not", "a \"b\" c {}", "{a \"b\" \"c\"={}}" },
+	{ "several_labels_quoted_or_not", "a \"b\" c {}",
+	    "{a \"b\" \"c\"={}}" },
 	{ "object_value", "ratelimit = { attestation = true }",
 	    "{ratelimit={attestation=b:true}}" },
 	{ "empty_object_value", "plugin_data = {}", "{plugin_data={}}" },
@@ -354,7 +355,8 @@ static const struct good good[] = {
 	    "{a=n:1;b=n:2;c=n:3}" },
 	{ "nested_16_levels",
 	    "a{a{a{a{a{a{a{a{a{a{a{a{a{a{a{a{}}}}}}}}}}}}}}}}",
-	    "{a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={}}}}}}}}}}}}}}}}}" },
+	    "{a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={}"
+	    "}}}}}}}}}}}}}}}}" },
 	{ "spire_join_token_server",
 	    "server {\n\tbind_address = \"0.0.0.0\"\n\tbind_port = \"8081\"\n"
 	    "\ttrust_domain = \"domain.test\"\n"
