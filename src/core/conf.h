@@ -180,7 +180,7 @@ struct conf	*conf_load_buffer(const char *name, const char *text,
 void		 conf_free(struct conf *);
 /* The file's top-level object, or NULL when the load failed. */
 const struct hcl_node *conf_root(const struct conf *);
-/* The name given at load, for messages. */
+/* The name given at load, for messages; valid until conf_free(). */
 const char	*conf_file(const struct conf *);
 
 /*
@@ -215,7 +215,10 @@ void		 conf_error(struct conf *, unsigned line, const char *fmt,
 		    ...) __attribute__((format(printf, 3, 4)));
 /* Errors recorded so far, counting those past CONFIG_ERRORS_MAX. */
 size_t		 conf_error_count(const struct conf *);
-/* The ith kept error, "file:line: message"; NULL past the kept ones. */
+/*
+ * The ith kept error, "file:line: message", valid until conf_free();
+ * NULL past the kept ones.
+ */
 const char	*conf_error_at(const struct conf *, size_t i);
 /* Writes each kept error on its own line, then how many were dropped. */
 void		 conf_print_errors(const struct conf *, FILE *);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/conf.h"
@@ -19,8 +20,15 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+static int	check_nonempty(const void *, char *, size_t);
+static const char *fake_env(const char *, void *);
+static void	walk(const struct hcl_node *, unsigned);
+static void	exercise(struct conf *);
+
 struct sub {
 	struct conf_strings	 country;
+	int64_t			 interval;
+	int64_t			 min_only;
 	const char		*name;
 };
 
@@ -39,9 +47,23 @@ struct opts {
 static const char *const levels[] = { "debug", "info", "warn", "error",
     NULL };
 
+static int
+check_nonempty(const void *field, char *why, size_t len)
+{
+	if ((*(const char *const *)field)[0] != '\0')
+		return 0;
+	(void)snprintf(why, len, "must not be empty");
+	return -1;
+}
+
 static const struct conf_option sub_opts[] = {
 	{ "country", CONF_OPT_STRINGS(struct sub, country) },
-	{ "name", CONF_OPT_STRING(struct sub, name), .flags = CONF_REQUIRED },
+	{ "interval", CONF_OPT_DURATION(struct sub, interval), .min = 500,
+	    .max = DURATION_HOURS(1) },
+	{ "min_only", CONF_OPT_INT(struct sub, min_only), .min = -5,
+	    .max = CONF_NO_MAX },
+	{ "name", CONF_OPT_STRING(struct sub, name), .flags = CONF_REQUIRED,
+	    .check = check_nonempty },
 };
 static const struct conf_table sub_table = CONF_TABLE("sub", sub_opts);
 
@@ -138,6 +160,10 @@ exercise(struct conf *cfg)
 	for (it = root->items; it != NULL; it = it->next) {
 		if (it->value->kind == HCL_OBJECT)
 			(void)conf_apply(cfg, &table, it->value, &o);
+	}
+	for (i = 0; i < conf_error_count(cfg) && i < CONFIG_ERRORS_MAX; i++) {
+		if (conf_error_at(cfg, i) == NULL)
+			__builtin_trap();
 	}
 }
 

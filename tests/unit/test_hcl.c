@@ -355,8 +355,8 @@ static const struct good good[] = {
 	    "{a=n:1;b=n:2;c=n:3}" },
 	{ "nested_16_levels",
 	    "a{a{a{a{a{a{a{a{a{a{a{a{a{a{a{a{}}}}}}}}}}}}}}}}",
-	    "{a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={}}}"
-	    "}}}}}}}}}}}}}}" },
+	    "{a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={}"
+	    "}}}}}}}}}}}}}}}}" },
 	{ "spire_join_token_server",
 	    "server {\n\tbind_address = \"0.0.0.0\"\n\tbind_port = \"8081\"\n"
 	    "\ttrust_domain = \"domain.test\"\n"
