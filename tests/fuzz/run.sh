@@ -30,9 +30,12 @@ for t in $targets; do
 	dict=""
 	[ -f "$top/tests/fuzz/$t.dict" ] &&
 	    dict="-dict=$top/tests/fuzz/$t.dict"
-	# -rss_limit_mb: the parsers are capped far below this.
-	if "$fuzzer" -max_total_time="$each" -timeout=10 -rss_limit_mb=512 \
-	    -max_len=65536 $dict -artifact_prefix="$dir/fuzz-artifacts/" \
+	# One input may allocate at most 64 MiB: the parsers' caps keep
+	# them far below that, so more is a bug. The RSS limit is
+	# libFuzzer's default: ASan's quarantine alone takes a few hundred.
+	if "$fuzzer" -max_total_time="$each" -timeout=10 \
+	    -rss_limit_mb=2048 -malloc_limit_mb=64 -max_len=65536 $dict \
+	    -artifact_prefix="$dir/fuzz-artifacts/" \
 	    -print_final_stats=1 "$work" 2>"$dir/fuzz_$t.log"; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
 		    "$dir/fuzz_$t.log")
