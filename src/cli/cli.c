@@ -37,6 +37,8 @@ static const struct command commands[] = {
 	    "ask a running server whether it is healthy" },
 	{ "agent healthcheck", cli_healthcheck_agent,
 	    "ask a running agent whether it is healthy" },
+	{ "tpm provision", cli_tpm_provision,
+	    "create a DevID key in the TPM, its CSR and a lab certificate" },
 	{ "version", cli_version_cmd, "print the version" },
 	{ "server version", cli_version_cmd, "print the version" },
 	{ "agent version", cli_version_cmd, "print the version" },
