@@ -55,7 +55,10 @@ static enum tpm_err	devid_certify(struct tpm_devid *);
 static enum tpm_err	devid_save(struct tpm *, ESYS_TR, TPMS_CONTEXT *);
 static size_t		devid_der_len(const uint8_t *, size_t);
 
-/* The default RSA EK template (TCG EK Credential Profile, L-1). */
+/*
+ * The default RSA EK template (TCG EK Credential Profile, L-1).
+ * XXX: the RSA EK only, as SPIRE; a TPM with only an ECC EK cannot attest.
+ */
 static void
 devid_template_ek(TPM2B_PUBLIC *p)
 {
