@@ -459,6 +459,7 @@ attest_x509pop_response(struct rpc_call *call, struct attest *a,
 	}
 	if (x509pop_fingerprint(a->pop.der[0], a->pop.len[0], fp) == -1)
 		goto fail;
+	/* XXX: agent_path_template and spiffe mode paths: default only. */
 	if (snprintf(at.id, sizeof(at.id), "%s/spire/agent/x509pop/%s",
 	    a->s->td_id, fp) >= (int)sizeof(at.id))
 		goto fail;

@@ -811,6 +811,7 @@ entry_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
 		goto out;
 	}
+	/* XXX: a parent or SPIFFE ID filter could walk its index. */
 	rc = ds_entry_walk(txn, r.page_token, entry_list_cb, &a);
 	store_txn_abort(txn);
 	if (rc == DS_ERROR || a.failed)

@@ -134,6 +134,7 @@ svid_batch_new(struct rpc_call *call, const uint8_t *req, size_t len,
 	if (srv_decode(call, req, len,
 	    spire_api_server_svid_v1_BatchNewX509SVIDRequest_fields, &r) == -1)
 		goto out;
+	/* XXX: SPIRE limits this to 500 CSRs per second per address. */
 	if (r.params_count == 0) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
 		    "missing parameters");

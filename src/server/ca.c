@@ -261,6 +261,7 @@ ca_save_txn(struct store_txn *txn, void *arg)
 			goto out;
 		changed = 1;
 	}
+	/* XXX: expired X.509 authorities are not pruned yet. */
 	/* JWT keys expired for a day are dropped. */
 	for (k = 0; k < b.jwt_authorities_count;) {
 		jk = &b.jwt_authorities[k];

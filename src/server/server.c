@@ -225,6 +225,7 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	sc.ntables = DS_NTABLES;
 	sc.map_size = (size_t)cfg->store_map_size;
 	sc.map_max = (size_t)cfg->store_map_size * 16;
+	/* XXX: commits run on this thread, not on the worker. */
 	e = store_open(&sc, &s->store);
 	if (e != STORE_OK) {
 		log_kv(LOG_LEVEL_ERROR, "server", "cannot open the datastore",

@@ -172,6 +172,10 @@ x509pop_check_response(const uint8_t *buf, size_t len,
 	memcpy(msg, nonce, X509POP_NONCE_LEN);
 	memcpy(msg + X509POP_NONCE_LEN, rn, X509POP_NONCE_LEN);
 	if (leaf->key_type == X509_KEY_RSA) {
+		/*
+		 * XXX: Go signs with the maximum salt length; this
+		 * checks the default (hash length) only.
+		 */
 		/* PS256 hashes msg, giving D: what the agent signed. */
 		if (pop_b64(json_object_get(sig, "signature"), rsig,
 		    sizeof(rsig), &rlen) == -1 ||
