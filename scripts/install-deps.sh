@@ -9,7 +9,8 @@ build="build-essential autoconf automake libtool pkg-config
 tests="libcmocka-dev clang libclang-rt-14-dev openssl lmdb-utils python3
 	postgresql python3-jwt
 	python3-pytest python3-grpcio python3-grpc-tools python3-protobuf
-	nghttp2-client procps"
+	nghttp2-client procps swtpm swtpm-tools tpm2-tools
+	python3-cryptography"
 
 what="$build"
 [ "${1:-}" = "--tests" ] && what="$build $tests"

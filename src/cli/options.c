@@ -275,6 +275,21 @@ options_free(struct options *o)
 	memset(o, 0, sizeof(*o));
 }
 
+int
+options_verify_tables(char *why, size_t whylen)
+{
+	const struct conf_table	*const all[] = {
+		&server_table, &agent_table, &top_both, &top_server,
+		&top_agent,
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (conf_table_verify(all[i], why, whylen) == -1)
+			return -1;
+	return 0;
+}
+
 void
 options_print_tables(FILE *f)
 {

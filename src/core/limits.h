@@ -90,6 +90,20 @@
 #define SERVER_X509POP_INTERMEDIATES_MAX 4 /* SPIRE 1.13.4's cap */
 #define SERVER_PAGE_TOKEN_MAX	128	/* bytes of a list page token */
 
+/* Operator commands (spirelet server entry ..., agent api ...). */
+#define CLI_JSON_MAX		(64 * 1024 * 1024) /* bytes of -output json */
+#define CLI_JSON_DEPTH_MAX	32	/* nesting of a printed JSON value */
+#define CLI_ADMIN_TIMEOUT_SEC	60	/* one admin API call; SPIRE's CLI
+					 * waits forever, a stuck server should
+					 * not hang a script */
+#define CLI_PAGE_SIZE_ENTRIES	500	/* ListEntries page, as spire-server */
+#define CLI_PAGE_SIZE_AGENTS	1000	/* ListAgents page, as spire-server */
+#define CLI_PAGES_MAX		100000	/* pages of one listing followed */
+#define CLI_FILE_MAX		(16 * 1024 * 1024) /* bytes of a -data,
+					 * -file or -path input */
+#define CLI_WATCH_BACKOFF_MAX_SEC 30	/* api watch retry, as go-spiffe's
+					 * linear backoff: 1 s, 2 s, ... 30 s */
+
 /* Worker thread. */
 #define WORKER_QUEUE_MAX	256	/* jobs waiting for the worker */
 
