@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
@@ -82,6 +83,22 @@ plain_shutdown(struct transport *t)
 	(void)t;
 }
 
+#ifdef SYS_pidfd_open
+static int
+transport_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+#else
+static int
+transport_pidfd_open(pid_t pid)
+{
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+}
+#endif
+
 static void
 plain_free(struct transport *t)
 {
@@ -89,6 +106,8 @@ plain_free(struct transport *t)
 		return;
 	if (t->fd != -1)
 		close(t->fd);
+	if (t->peer.has_pidfd)
+		close(t->peer.pidfd);
 	mem_free(t->peer.spiffe_id);
 	mem_free(t);
 }
@@ -102,7 +121,7 @@ transport_peer_name(struct transport *t, int is_unix)
 	struct ucred		 cred;
 	socklen_t		 cl = sizeof(cred);
 	const void		*a;
-	int			 port;
+	int			 port, fd;
 
 	if (is_unix) {
 		snprintf(t->peer.addr, sizeof(t->peer.addr), "unix");
@@ -112,6 +131,11 @@ transport_peer_name(struct transport *t, int is_unix)
 			t->peer.pid = cred.pid;
 			t->peer.uid = cred.uid;
 			t->peer.gid = cred.gid;
+			fd = cred.pid > 0 ? transport_pidfd_open(cred.pid) : -1;
+			if (fd != -1) {
+				t->peer.has_pidfd = 1;
+				t->peer.pidfd = fd;
+			}
 		}
 		return;
 	}
