@@ -166,7 +166,7 @@ jwt_fetch(struct agent *a, struct agent_entry *e, char **aud, size_t naud,
 	qsort(sorted, naud, sizeof(*sorted), aud_cmp);
 	for (i = 0; i < naud; i++)
 		if (buf_append(&key, sorted[i], strlen(sorted[i])) == -1 ||
-		    buf_append(&key, "\n", i + 1 < naud ? 1 : 0) == -1)
+		    (i + 1 < naud && buf_append(&key, "\n", 1) == -1))
 			goto nomem;
 	if (buf_append(&key, "", 1) == -1)
 		goto nomem;

@@ -266,8 +266,9 @@ wl_on_call(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 		}
 		if (jr.spiffe_id != NULL && *jr.spiffe_id != '\0')
 			s->want_id = mem_strdup(jr.spiffe_id);
+		i = jr.audience_count;
 		pb_release(JWTSVIDRequest_fields, &jr);
-		if (s->naud != jr.audience_count) {
+		if (s->naud != i) {
 			wl_finish(s, GRPC_STATUS_RESOURCE_EXHAUSTED,
 			    "out of memory");
 			return;
