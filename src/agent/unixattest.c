@@ -17,7 +17,8 @@
 #include "config.h"
 
 #include <sys/stat.h>
-#include <sys/syscall.h>
+
+#include <poll.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,20 +82,20 @@ static int	ua_ids(struct wl_attest *, const char *status);
 static const char *ua_hash_lookup(struct agent *, const struct wl_hash *);
 static void	ua_hash_store(struct agent *, const struct wl_hash *);
 
-#ifdef SYS_pidfd_send_signal
+/*
+ * A pidfd turns readable once its process has exited, zombie or not:
+ * the caller that connected is gone even if no one reaped it yet.
+ */
 static int
 ua_pidfd_alive(int pidfd)
 {
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+	struct pollfd	 p;
+
+	p.fd = pidfd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, 0) == 0;
 }
-#else
-static int
-ua_pidfd_alive(int pidfd)
-{
-	(void)pidfd;
-	return 0;
-}
-#endif
 
 static int
 ua_add(struct wl_attest *w, const char *kind, const char *v)
@@ -144,7 +145,10 @@ ua_read(const char *path, char *buf, size_t len)
 	return (int)off;
 }
 
-/* Field 22 of /proc/<pid>/stat, after the parenthesised name. */
+/*
+ * Field 22 of /proc/<pid>/stat, after the parenthesised name; -1 also
+ * for a zombie (state Z), which is a caller gone.
+ */
 static int
 ua_starttime(pid_t pid, unsigned long long *out)
 {
@@ -155,7 +159,7 @@ ua_starttime(pid_t pid, unsigned long long *out)
 	if (ua_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	p = strrchr(buf, ')');
-	if (p == NULL)
+	if (p == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return -1;
 	p++;
 	for (i = 0; i < 20 && p != NULL; i++)

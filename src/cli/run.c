@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "cli/flags.h"
 #include "cli/options.h"
 #include "core/evloop.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/worker.h"
@@ -61,6 +64,7 @@ static void	run_stop_cb(struct ev_loop *, ev_signal *, int);
 static void	run_hup_cb(struct ev_loop *, ev_signal *, int);
 static void	run_stop(struct daemon *, const char *why);
 static void	run_fatal(void *, int);
+static void	run_raise_nofile(void);
 
 static void
 run_role_stopped(void *arg)
@@ -97,6 +101,25 @@ run_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		exit(1);
 	}
 	run_stop(d, strsignal(w->signum));
+}
+
+/*
+ * Each Workload API caller holds a socket and a pidfd: let the process
+ * have as many descriptors as its hard limit allows (capped), since a
+ * soft limit of 1024 would refuse callers long before RPC_CONNS_MAX.
+ */
+static void
+run_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur >= 4 * RPC_CONNS_MAX)
+		return;
+	rl.rlim_cur = rl.rlim_max < 4 * RPC_CONNS_MAX ? rl.rlim_max :
+	    4 * RPC_CONNS_MAX;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 /* A role cannot go on (the agent was banned...): stop, exit status. */
@@ -266,6 +289,7 @@ run_main(int argc, char *argv[], unsigned roles)
 
 	memset(&d, 0, sizeof(d));
 	signal(SIGPIPE, SIG_IGN);
+	run_raise_nofile();
 	d.loop = evloop_init();
 	if (d.loop == NULL) {
 		log_error(NULL, "libev found no usable event backend");
