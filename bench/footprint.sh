@@ -43,7 +43,25 @@ done
 [ -S "$work/agent.sock" ] || { cat "$work/log"; exit 1; }
 sleep 1
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
-echo "idle RSS:              $rss KiB"
+pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")
+priv=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' \
+    "/proc/$pid/smaps_rollup")
+echo "idle RSS:              $rss KiB (PSS $pss KiB, private $priv KiB)"
+# What the same shared libraries cost an empty program: the part of the
+# RSS that is the libraries' mapped pages rather than spirelet's own.
+libs=$(ldd "$bin" | awk '$1 ~ /^lib/ {sub(/^lib/, "", $1);
+    sub(/\.so.*/, "", $1); printf "-l%s ", $1}')
+printf '#include <unistd.h>\nint main(void){for(;;)pause();}\n' \
+    > "$work/empty.c"
+if cc -o "$work/empty" -x c "$work/empty.c" -Wl,--no-as-needed $libs \
+    2>/dev/null; then
+	"$work/empty" & epid=$!
+	sleep 0.5
+	erss=$(awk '/^VmRSS/ {print $2}' "/proc/$epid/status")
+	kill "$epid"
+	echo "  an empty program with the same libraries: $erss KiB;" \
+	    "spirelet's own: $((rss - erss)) KiB"
+fi
 ctx() { awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {print s}' \
     /proc/$pid/task/*/status; }
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

@@ -17,6 +17,14 @@ int	cli_validate_agent(int, char *[]);
 int	cli_healthcheck_server(int, char *[]);
 int	cli_healthcheck_agent(int, char *[]);
 int	cli_version_cmd(int, char *[]);
+int	cli_tpm_provision(int, char *[]);
+
+/* spire-server's admin commands (server_*.c). */
+int	cli_server_entry_create(int, char *[]);
+int	cli_server_entry_show(int, char *[]);
+int	cli_server_entry_update(int, char *[]);
+int	cli_server_entry_delete(int, char *[]);
+int	cli_server_entry_count(int, char *[]);
 
 /* The list of commands, to f. */
 void	cli_usage(FILE *f);

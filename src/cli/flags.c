@@ -65,14 +65,37 @@ flags_set(const struct flag *f, const char *v)
 void
 flags_usage(const struct flag *t)
 {
+	const char	*kind;
+
 	for (; t->name != NULL; t++) {
-		fprintf(stderr, "  -%s%s\n    \t%s\n", t->name,
-		    t->type == FLAG_BOOL ? "" : " value", t->help);
+		/* The words Go's flag package prints for each kind. */
+		switch (t->type) {
+		case FLAG_STRING:
+			kind = " string";
+			break;
+		case FLAG_INT:
+			kind = " int";
+			break;
+		case FLAG_LIST:
+			kind = " value";
+			break;
+		default:
+			kind = "";
+			break;
+		}
+		fprintf(stderr, "  -%s%s\n    \t%s\n", t->name, kind, t->help);
 	}
 }
 
 int
 flags_parse(const struct flag *t, int argc, char *argv[])
+{
+	return flags_parse_cmd(NULL, t, argc, argv);
+}
+
+int
+flags_parse_cmd(const char *name, const struct flag *t, int argc,
+    char *argv[])
 {
 	const struct flag	*f;
 	const char		*a, *eq, *v;
@@ -90,7 +113,8 @@ flags_parse(const struct flag *t, int argc, char *argv[])
 				return i + 1;
 		}
 		if (strcmp(a, "h") == 0 || strcmp(a, "help") == 0) {
-			fprintf(stderr, "Usage of the command:\n");
+			fprintf(stderr, "Usage of %s:\n",
+			    name != NULL ? name : "the command");
 			flags_usage(t);
 			return FLAGS_HELP;
 		}
@@ -123,7 +147,7 @@ flags_parse(const struct flag *t, int argc, char *argv[])
 	}
 	return i;
 usage:
-	fprintf(stderr, "Usage of the command:\n");
+	fprintf(stderr, "Usage of %s:\n", name != NULL ? name : "the command");
 	flags_usage(t);
 	return -1;
 }

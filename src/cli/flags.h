@@ -36,7 +36,13 @@ struct flag {
  * flag list to stderr. Values are not copied.
  */
 int	flags_parse(const struct flag *, int, char *[]);
-/* Prints the table as a usage block to stderr. */
+/* The same, naming the command ("entry create") in the usage line. */
+int	flags_parse_cmd(const char *name, const struct flag *, int,
+	    char *[]);
+/*
+ * Prints the table as a usage block to stderr, the way Go's flag package
+ * does: "  -name string" and the help on the next line after a tab.
+ */
 void	flags_usage(const struct flag *);
 void	flags_free_list(struct flag_list *);
 

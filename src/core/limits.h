@@ -26,6 +26,9 @@
 #define RPC_MSG_MAX_DEFAULT	(4 * 1024 * 1024) /* bytes; SPIRE's limit */
 #define RPC_STREAMS_MAX		128	/* concurrent streams a connection */
 #define RPC_CONNS_MAX		1024	/* connections a listener keeps */
+#define RPC_LISTEN_BACKLOG	1024	/* connections waiting for accept; the
+					 * kernel caps it at somaxconn, as Go's
+					 * listeners ask for */
 #define RPC_SOCK_OUT_MAX	(256 * 1024) /* framed bytes queued to a sock */
 #define RPC_STREAM_OUT_MAX	(1024 * 1024) /* message bytes queued a stream;
 					 * one message is always let in */
@@ -71,6 +74,38 @@
 					   dup table: LMDB's built-in limit */
 #define STORE_READERS_MAX	126	/* read txns open at once (LMDB's
 					   default reader slots) */
+
+/* Server. */
+#define PEMFILE_MAX		(1024 * 1024) /* bytes of a PEM file read */
+#define SERVER_KEYS_MAX		16	/* keys the KeyManager holds */
+#define SERVER_ENTRY_ID_MAX	255	/* bytes of an entry ID */
+#define SERVER_ENTRY_PAGE	500	/* entries per SyncAuthorizedEntries
+					   page, SPIRE's defaultEntryPageSize */
+#define SERVER_ENTRY_SELECTORS_MAX 64	/* selectors of one entry */
+#define SERVER_ENTRY_DNS_MAX	32	/* DNS names of one entry */
+#define SERVER_NODE_SELECTORS_MAX 256	/* selectors of one attested node */
+#define SERVER_AUTHORIZED_MAX	65535	/* entries one agent may be given
+					   (nanopb's repeated count) */
+#define SERVER_BATCH_MAX	1000	/* items of one Batch* admin call */
+#define SERVER_ATTEST_PEERS_MAX	1024	/* addresses the AttestAgent rate
+					   limiter remembers */
+#define SERVER_CHALLENGES_MAX	1	/* node attestation challenges */
+#define SERVER_X509POP_INTERMEDIATES_MAX 4 /* SPIRE 1.13.4's cap */
+#define SERVER_PAGE_TOKEN_MAX	128	/* bytes of a list page token */
+
+/* Operator commands (spirelet server entry ..., agent api ...). */
+#define CLI_JSON_MAX		(64 * 1024 * 1024) /* bytes of -output json */
+#define CLI_JSON_DEPTH_MAX	32	/* nesting of a printed JSON value */
+#define CLI_ADMIN_TIMEOUT_SEC	60	/* one admin API call; SPIRE's CLI
+					 * waits forever, a stuck server should
+					 * not hang a script */
+#define CLI_PAGE_SIZE_ENTRIES	500	/* ListEntries page, as spire-server */
+#define CLI_PAGE_SIZE_AGENTS	1000	/* ListAgents page, as spire-server */
+#define CLI_PAGES_MAX		100000	/* pages of one listing followed */
+#define CLI_FILE_MAX		(16 * 1024 * 1024) /* bytes of a -data,
+					 * -file or -path input */
+#define CLI_WATCH_BACKOFF_MAX_SEC 30	/* api watch retry, as go-spiffe's
+					 * linear backoff: 1 s, 2 s, ... 30 s */
 
 /* Agent. */
 #define AGENT_ENTRIES_MAX	65536	/* registration entries cached */

@@ -169,7 +169,10 @@ line_str(struct line *l, const char *s)
 	line_add(l, s, strlen(s));
 }
 
-/* A value: quoted and escaped in JSON, and in text where needed. */
+/*
+ * A value: quoted and escaped in JSON, and in text wherever logrus (SPIRE's
+ * logger) would quote it: any byte outside [A-Za-z0-9-._/@^+].
+ */
 static void
 line_value(struct line *l, const char *v)
 {
@@ -182,7 +185,7 @@ line_value(struct line *l, const char *v)
 	quote = log_fmt == LOG_FORMAT_JSON || *v == '\0';
 	for (p = (const unsigned char *)v; *p != '\0' && !quote; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._/@^+:", *p) != NULL))
+		    (*p >= '0' && *p <= '9') || strchr("-._/@^+", *p) != NULL))
 			quote = 1;
 	}
 	if (!quote) {

@@ -1,0 +1,307 @@
+/* Shared parts of the operator commands. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/admin.h"
+#include "cli/rpcclient.h"
+#include "core/buf.h"
+#include "core/mem.h"
+
+static const char	*admin_spiffe_reason(enum spiffe_err);
+
+int
+admin_parse(struct admin_cmd *c, const struct flag *flags, int argc,
+    char *argv[])
+{
+	enum output_format	 f;
+	char			 cwd[SPIFFE_ID_MAX];
+	int			 n;
+
+	n = flags_parse_cmd(c->name, flags, argc - 1, argv + 1);
+	if (n == FLAGS_HELP)
+		return 0;
+	if (n < 0)
+		return 2;
+	if (n != argc - 1) {
+		fprintf(stderr, "unexpected argument: %s\n", argv[n + 1]);
+		flags_usage(flags);
+		return 2;
+	}
+	if (output_format_parse(c->output, &f) == -1) {
+		fprintf(stderr, "invalid value \"%s\" for flag -output: bad "
+		    "formatter flag: unknown format option: ", c->output);
+		output_quote(stderr, c->output);
+		fprintf(stderr, "\nUsage of %s:\n", c->name);
+		flags_usage(flags);
+		return 2;
+	}
+	c->format = f;
+	if (c->socket == NULL || *c->socket == '\0')
+		return output_errorf("socket path is empty");
+	/* Relative paths are taken from here, as filepath.Abs does. */
+	if (c->socket[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return output_errorf("failed to get absolute path "
+			    "for socket path: %s", strerror(errno));
+		n = snprintf(c->target, sizeof(c->target), "unix:%s/%s", cwd,
+		    c->socket);
+	} else
+		n = snprintf(c->target, sizeof(c->target), "unix:%s",
+		    c->socket);
+	if (n < 0 || (size_t)n >= sizeof(c->target))
+		return output_errorf("socket path is too long");
+	return -1;
+}
+
+int
+admin_call(const struct admin_cmd *c, const char *path,
+    const struct rpc_md *md, size_t nmd, double timeout,
+    const pb_msgdesc_t *req_fields, const void *req,
+    const pb_msgdesc_t *resp_fields, void *resp, char *err, size_t errlen)
+{
+	struct cli_result	r;
+
+	if (cli_unary_md(c->target, path, md, nmd, req_fields, req,
+	    resp_fields, resp, timeout, &r) == -1) {
+		output_rpc_error(err, errlen, GRPC_STATUS_UNAVAILABLE,
+		    "the call could not be started");
+		return -1;
+	}
+	if (r.code != GRPC_STATUS_OK) {
+		output_rpc_error(err, errlen, (int)r.code, r.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* go-spiffe's wording for each rule. */
+static const char *
+admin_spiffe_reason(enum spiffe_err e)
+{
+	switch (e) {
+	case SPIFFE_ERR_EMPTY:
+		return "cannot be empty";
+	case SPIFFE_ERR_SCHEME:
+		return "scheme is missing or invalid";
+	case SPIFFE_ERR_TD_MISSING:
+		return "trust domain is missing";
+	case SPIFFE_ERR_TD_UPPER:
+	case SPIFFE_ERR_TD_PORT:
+	case SPIFFE_ERR_TD_USERINFO:
+	case SPIFFE_ERR_TD_PERCENT:
+	case SPIFFE_ERR_TD_CHAR:
+	case SPIFFE_ERR_QUERY:
+	case SPIFFE_ERR_FRAGMENT:
+		return "trust domain characters are limited to lowercase "
+		    "letters, numbers, dots, dashes, and underscores";
+	case SPIFFE_ERR_PATH_NO_SLASH:
+		return "path must have a leading slash";
+	case SPIFFE_ERR_PATH_EMPTY_SEGMENT:
+		return "path cannot contain empty segments";
+	case SPIFFE_ERR_PATH_DOT_SEGMENT:
+		return "path cannot contain dot segments";
+	case SPIFFE_ERR_PATH_TRAILING_SLASH:
+		return "path cannot have a trailing slash";
+	case SPIFFE_ERR_PATH_PERCENT:
+	case SPIFFE_ERR_PATH_CHAR:
+		return "path segment characters are limited to letters, "
+		    "numbers, dots, dashes, and underscores";
+	default:
+		return spiffe_strerror(e);
+	}
+}
+
+void *
+admin_pool_alloc(struct admin_pool *p, size_t n, size_t size)
+{
+	void	**nv, *m;
+
+	nv = mem_reallocarray(p->v, p->n + 1, sizeof(*nv));
+	if (nv == NULL)
+		return NULL;
+	p->v = nv;
+	m = mem_calloc(n > 0 ? n : 1, size > 0 ? size : 1);
+	if (m == NULL)
+		return NULL;
+	p->v[p->n++] = m;
+	return m;
+}
+
+char *
+admin_pool_strdup(struct admin_pool *p, const char *s)
+{
+	char	*d;
+	size_t	 n = strlen(s);
+
+	d = admin_pool_alloc(p, n + 1, 1);
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+void
+admin_pool_free(struct admin_pool *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->n; i++)
+		mem_free(p->v[i]);
+	mem_free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+int
+admin_id_parse(struct admin_pool *p, const char *s,
+    spire_api_types_SPIFFEID *out, char *err, size_t errlen)
+{
+	struct spiffe_id	id;
+	enum spiffe_err		e;
+
+	memset(out, 0, sizeof(*out));
+	/* go-spiffe wants the scheme in lower case, exactly. */
+	if (*s != '\0' && strncmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) != 0)
+		e = SPIFFE_ERR_SCHEME;
+	else
+		e = spiffe_id_parse(s, strlen(s), &id);
+	if (e != SPIFFE_OK) {
+		snprintf(err, errlen, "%s", admin_spiffe_reason(e));
+		return -1;
+	}
+	out->trust_domain = admin_pool_strdup(p, id.td.name);
+	out->path = admin_pool_strdup(p, id.path);
+	if (out->trust_domain == NULL || out->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+admin_selector_parse(struct admin_pool *p, const char *s,
+    spire_api_types_Selector *out, char *err, size_t errlen)
+{
+	const char	*colon = strchr(s, ':');
+	char		*b;
+
+	if (colon == NULL) {
+		snprintf(err, errlen, "selector \"%s\" must be formatted as "
+		    "type:value", s);
+		return -1;
+	}
+	b = admin_pool_strdup(p, s);
+	if (b == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b[colon - s] = '\0';
+	out->type = b;
+	out->value = b + (colon - s) + 1;
+	return 0;
+}
+
+int
+admin_selectors_parse(struct admin_pool *p, const char *const *strs,
+    size_t n, spire_api_types_Selector **out, char *err, size_t errlen)
+{
+	size_t	i;
+
+	*out = admin_pool_alloc(p, n, sizeof(**out));
+	if (*out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (admin_selector_parse(p, strs[i], &(*out)[i], err,
+		    errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+admin_match_parse(const char *s)
+{
+	/* MATCH_EXACT 0, MATCH_SUBSET 1, MATCH_SUPERSET 2, MATCH_ANY 3. */
+	if (strcmp(s, "exact") == 0)
+		return 0;
+	if (strcmp(s, "subset") == 0)
+		return 1;
+	if (strcmp(s, "superset") == 0)
+		return 2;
+	if (strcmp(s, "any") == 0)
+		return 3;
+	return -1;
+}
+
+int
+admin_tristate(const char *s)
+{
+	if (s != NULL && strcmp(s, "true") == 0)
+		return 2;
+	if (s != NULL && strcmp(s, "false") == 0)
+		return 1;
+	return 0;
+}
+
+int
+admin_read_file(const char *path, char **out, size_t *len, char *err,
+    size_t errlen)
+{
+	struct buf	 b;
+	FILE		*f;
+	char		 chunk[8192];
+	size_t		 n;
+	int		 rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	if (path == NULL || strcmp(path, "-") == 0)
+		f = stdin;
+	else
+		f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_init(&b, CLI_FILE_MAX + 1);
+	for (;;) {
+		n = fread(chunk, 1, sizeof(chunk), f);
+		if (n > 0 && buf_append(&b, chunk, n) == -1) {
+			snprintf(err, errlen, "%s: over %d bytes",
+			    path != NULL ? path : "stdin", CLI_FILE_MAX);
+			goto out;
+		}
+		if (n < sizeof(chunk))
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "read %s: %s",
+		    path != NULL ? path : "stdin", strerror(errno));
+		goto out;
+	}
+	if (buf_append(&b, "", 1) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	*out = (char *)buf_take(&b, len);
+	(*len)--;
+	rc = 0;
+out:
+	buf_cleanup(&b);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+void
+admin_id_string(const spire_api_types_SPIFFEID *id, char *buf, size_t size)
+{
+	snprintf(buf, size, "spiffe://%s%s",
+	    id->trust_domain != NULL ? id->trust_domain : "",
+	    id->path != NULL ? id->path : "");
+}
