@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "rpc/transport.h"
@@ -307,7 +308,7 @@ transport_listen_unix(const struct transport_addr *a, int mode)
 		log_warn("rpc", "chmod %s", a->path);
 		goto fail;
 	}
-	if (listen(fd, 128) == -1) {
+	if (listen(fd, RPC_LISTEN_BACKLOG) == -1) {
 		log_warn("rpc", "listen %s", a->path);
 		goto fail;
 	}
@@ -345,7 +346,7 @@ transport_listen_tcp(const struct transport_addr *a)
 		log_warn("rpc", "bind %s:%s", a->host, a->port);
 		goto fail;
 	}
-	if (listen(fd, 128) == -1) {
+	if (listen(fd, RPC_LISTEN_BACKLOG) == -1) {
 		log_warn("rpc", "listen %s:%s", a->host, a->port);
 		goto fail;
 	}
