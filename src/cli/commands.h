@@ -24,6 +24,17 @@ int	cli_server_entry_show(int, char *[]);
 int	cli_server_entry_update(int, char *[]);
 int	cli_server_entry_delete(int, char *[]);
 int	cli_server_entry_count(int, char *[]);
+int	cli_server_agent_list(int, char *[]);
+int	cli_server_agent_show(int, char *[]);
+int	cli_server_agent_evict(int, char *[]);
+int	cli_server_agent_ban(int, char *[]);
+int	cli_server_agent_count(int, char *[]);
+int	cli_server_token_generate(int, char *[]);
+int	cli_server_bundle_show(int, char *[]);
+int	cli_server_bundle_list(int, char *[]);
+int	cli_server_bundle_set(int, char *[]);
+int	cli_server_bundle_delete(int, char *[]);
+int	cli_server_bundle_count(int, char *[]);
 
 /* The list of commands, to f. */
 void	cli_usage(FILE *f);
