@@ -68,6 +68,8 @@ static const struct command commands[] = {
 	{ "server bundle delete", cli_server_bundle_delete,
 	    "delete a federated bundle" },
 	{ "server bundle count", cli_server_bundle_count, "count bundles" },
+	{ "server x509 mint", cli_server_x509_mint, "mint an X509-SVID" },
+	{ "server jwt mint", cli_server_jwt_mint, "mint a JWT-SVID" },
 	{ "version", cli_version_cmd, "print the version" },
 	{ "server version", cli_version_cmd, "print the version" },
 	{ "agent version", cli_version_cmd, "print the version" },

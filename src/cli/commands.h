@@ -35,6 +35,8 @@ int	cli_server_bundle_list(int, char *[]);
 int	cli_server_bundle_set(int, char *[]);
 int	cli_server_bundle_delete(int, char *[]);
 int	cli_server_bundle_count(int, char *[]);
+int	cli_server_x509_mint(int, char *[]);
+int	cli_server_jwt_mint(int, char *[]);
 
 /* The list of commands, to f. */
 void	cli_usage(FILE *f);
