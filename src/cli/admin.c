@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,22 +157,33 @@ admin_pool_free(struct admin_pool *p)
 }
 
 int
-admin_id_parse(struct admin_pool *p, const char *s,
-    spire_api_types_SPIFFEID *out, char *err, size_t errlen)
+admin_spiffe_check(const char *s, struct spiffe_id *out, char *err,
+    size_t errlen)
 {
-	struct spiffe_id	id;
-	enum spiffe_err		e;
+	enum spiffe_err	e;
 
 	memset(out, 0, sizeof(*out));
 	/* go-spiffe wants the scheme in lower case, exactly. */
 	if (*s != '\0' && strncmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) != 0)
 		e = SPIFFE_ERR_SCHEME;
 	else
-		e = spiffe_id_parse(s, strlen(s), &id);
+		e = spiffe_id_parse(s, strlen(s), out);
 	if (e != SPIFFE_OK) {
 		snprintf(err, errlen, "%s", admin_spiffe_reason(e));
 		return -1;
 	}
+	return 0;
+}
+
+int
+admin_id_parse(struct admin_pool *p, const char *s,
+    spire_api_types_SPIFFEID *out, char *err, size_t errlen)
+{
+	struct spiffe_id	id;
+
+	memset(out, 0, sizeof(*out));
+	if (admin_spiffe_check(s, &id, err, errlen) == -1)
+		return -1;
 	out->trust_domain = admin_pool_strdup(p, id.td.name);
 	out->path = admin_pool_strdup(p, id.path);
 	if (out->trust_domain == NULL || out->path == NULL) {
@@ -304,4 +316,62 @@ admin_id_string(const spire_api_types_SPIFFEID *id, char *buf, size_t size)
 	snprintf(buf, size, "spiffe://%s%s",
 	    id->trust_domain != NULL ? id->trust_domain : "",
 	    id->path != NULL ? id->path : "");
+}
+
+/*
+ * dir/name, as filepath.Join writes it for the usual cases: no "./"
+ * in front, one slash between. 0 or -1 when it does not fit.
+ */
+int
+admin_path_join(char *buf, size_t size, const char *dir, const char *name)
+{
+	size_t	n;
+	int	rc;
+
+	while (strncmp(dir, "./", 2) == 0 && dir[2] != '\0')
+		dir += 2;
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (name == NULL || (n == 1 && dir[0] == '.'))
+		rc = snprintf(buf, size, "%s", name != NULL ? name : dir);
+	else if (n == 1 && dir[0] == '/')
+		rc = snprintf(buf, size, "/%s", name);
+	else
+		rc = snprintf(buf, size, "%.*s/%s", (int)n, dir, name);
+	return rc < 0 || (size_t)rc >= size ? -1 : 0;
+}
+
+/* Creates or truncates path with mode (as diskutil's write) and fills it. */
+int
+admin_write_file(const char *path, const void *data, size_t len, mode_t mode,
+    char *err, size_t errlen)
+{
+	const char	*p = data;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1) {
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "write %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) == -1) {
+		snprintf(err, errlen, "close %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -38,6 +38,12 @@ int	cli_server_bundle_count(int, char *[]);
 int	cli_server_x509_mint(int, char *[]);
 int	cli_server_jwt_mint(int, char *[]);
 
+/* spire-agent's Workload API commands (agent_api.c). */
+int	cli_agent_api_fetch_x509(int, char *[]);
+int	cli_agent_api_fetch_jwt(int, char *[]);
+int	cli_agent_api_validate_jwt(int, char *[]);
+int	cli_agent_api_watch(int, char *[]);
+
 /* The list of commands, to f. */
 void	cli_usage(FILE *f);
 

@@ -6,12 +6,9 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <pb_decode.h>
@@ -37,9 +34,6 @@
 static int	mint_ttl(const char *, int64_t *, int32_t *);
 static int64_t	mint_now_ns(void);
 static void	mint_capped(const char *, int64_t, int64_t);
-static int	mint_join(char *, size_t, const char *, const char *);
-static int	mint_write(const char *, const void *, size_t, mode_t,
-		    char *, size_t);
 static int	mint_pem_append(struct buf *, const char *, const uint8_t *,
 		    size_t);
 static json_t	*mint_b64(const uint8_t *, size_t);
@@ -102,64 +96,6 @@ mint_capped(const char *what, int64_t expires_at, int64_t ttl_ms)
 	fflush(stdout);
 	fprintf(stderr, "%s lifetime was capped shorter than specified ttl; "
 	    "expires \"%s\"\n", what, t);
-}
-
-/*
- * dir/name, as filepath.Join writes it for the usual cases: no "./"
- * in front, one slash between. 0 or -1 when it does not fit.
- */
-static int
-mint_join(char *buf, size_t size, const char *dir, const char *name)
-{
-	size_t	n;
-	int	rc;
-
-	while (strncmp(dir, "./", 2) == 0 && dir[2] != '\0')
-		dir += 2;
-	n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (name == NULL || (n == 1 && dir[0] == '.'))
-		rc = snprintf(buf, size, "%s", name != NULL ? name : dir);
-	else if (n == 1 && dir[0] == '/')
-		rc = snprintf(buf, size, "/%s", name);
-	else
-		rc = snprintf(buf, size, "%.*s/%s", (int)n, dir, name);
-	return rc < 0 || (size_t)rc >= size ? -1 : 0;
-}
-
-/* Creates or truncates path with mode (as diskutil's write) and fills it. */
-static int
-mint_write(const char *path, const void *data, size_t len, mode_t mode,
-    char *err, size_t errlen)
-{
-	const char	*p = data;
-	ssize_t		 n;
-	int		 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd == -1) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "write %s: %s", path,
-			    strerror(errno));
-			close(fd);
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (close(fd) == -1) {
-		snprintf(err, errlen, "close %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -388,23 +324,23 @@ cli_server_x509_mint(int argc, char *argv[])
 		rc = 0;
 		goto out;
 	}
-	if (mint_join(path, sizeof(path), write_dir, "svid.pem") == -1 ||
-	    mint_write(path, buf_ptr(&svid_pem), svid_pem.len, 0644, err,
+	if (admin_path_join(path, sizeof(path), write_dir, "svid.pem") == -1 ||
+	    admin_write_file(path, buf_ptr(&svid_pem), svid_pem.len, 0644, err,
 	    sizeof(err)) == -1) {
 		rc = output_errorf("unable to write SVID: %s", err);
 		goto out;
 	}
 	printf("X509-SVID written to %s\n", path);
-	if (mint_join(path, sizeof(path), write_dir, "key.pem") == -1 ||
-	    mint_write(path, buf_ptr(&key_pem), key_pem.len, 0600, err,
+	if (admin_path_join(path, sizeof(path), write_dir, "key.pem") == -1 ||
+	    admin_write_file(path, buf_ptr(&key_pem), key_pem.len, 0600, err,
 	    sizeof(err)) == -1) {
 		rc = output_errorf("unable to write key: %s", err);
 		goto out;
 	}
 	printf("Private key written to %s\n", path);
-	if (mint_join(path, sizeof(path), write_dir, "bundle.pem") == -1 ||
-	    mint_write(path, buf_ptr(&ca_pem), ca_pem.len, 0644, err,
-	    sizeof(err)) == -1) {
+	if (admin_path_join(path, sizeof(path), write_dir,
+	    "bundle.pem") == -1 || admin_write_file(path, buf_ptr(&ca_pem),
+	    ca_pem.len, 0644, err, sizeof(err)) == -1) {
 		rc = output_errorf("unable to write bundle: %s", err);
 		goto out;
 	}
@@ -531,8 +467,8 @@ cli_server_jwt_mint(int argc, char *argv[])
 		}
 		goto out;
 	}
-	if (mint_join(path, sizeof(path), write_path, NULL) == -1 ||
-	    mint_write(path, token, strlen(token), 0600, err,
+	if (admin_path_join(path, sizeof(path), write_path, NULL) == -1 ||
+	    admin_write_file(path, token, strlen(token), 0600, err,
 	    sizeof(err)) == -1) {
 		rc = output_errorf("unable to write token: %s", err);
 		goto out;
