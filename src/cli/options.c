@@ -10,6 +10,7 @@
 #include "core/conf.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "hal/key.h"
 
 static int	check_abs_path(const void *, char *, size_t);
 static int	check_plugins(struct options *, const struct hcl_item *,
@@ -19,12 +20,14 @@ static const char *const log_levels[] = {
 	"DEBUG", "INFO", "WARN", "ERROR", NULL
 };
 static const char *const log_formats[] = { "text", "json", NULL };
+static const char *const ca_key_types[] = { "ec-p256", "ec-p384", NULL };
 
 /* enum log_level and enum log_format follow the choices' order. */
 _Static_assert(LOG_LEVEL_DEBUG == 0 && LOG_LEVEL_ERROR == 3,
     "log_levels order");
 _Static_assert(LOG_FORMAT_TEXT == 0 && LOG_FORMAT_JSON == 1,
     "log_formats order");
+_Static_assert(KEY_EC_P256 == 0 && KEY_EC_P384 == 1, "ca_key_types order");
 
 static int
 check_abs_path(const void *field, char *why, size_t whylen)
@@ -38,17 +41,52 @@ check_abs_path(const void *field, char *why, size_t whylen)
 	return 0;
 }
 
+static const struct conf_option ca_subject_opts[] = {
+	{ "common_name", CONF_OPT_STRING(struct server_ca_subject,
+	    common_name), .help = "CN of the CA certificates" },
+	{ "country", CONF_OPT_STRINGS(struct server_ca_subject, country),
+	    .help = "C values of the CA certificates" },
+	{ "organization", CONF_OPT_STRINGS(struct server_ca_subject,
+	    organization), .help = "O values of the CA certificates" },
+};
+static const struct conf_table ca_subject_table =
+    CONF_TABLE("ca_subject", ca_subject_opts);
+
 /* Sorted by name (conf_table_verify checks it in the unit test). */
 static const struct conf_option server_opts[] = {
+	{ "admin_ids", CONF_OPT_STRINGS(struct server_config, admin_ids),
+	    .help = "SPIFFE IDs allowed the admin APIs over TCP" },
+	{ "agent_ttl", CONF_OPT_DURATION(struct server_config, agent_ttl),
+	    .min = DURATION_SECONDS(1), .max = CONF_NO_MAX,
+	    .help = "agent SVID lifetime (default: default_x509_svid_ttl)" },
 	{ "bind_address", CONF_OPT_STRING(struct server_config,
 	    bind_address), .def_str = "0.0.0.0",
 	    .help = "address the server API listens on" },
 	{ "bind_port", CONF_OPT_INT(struct server_config, bind_port),
 	    .def = 8081, .min = 0, .max = 65535,
 	    .help = "port the server API listens on (0: any)" },
+	{ "ca_key_type", CONF_OPT_ENUM(struct server_config, ca_key_type,
+	    ca_key_types), .def = KEY_EC_P256,
+	    .help = "ec-p256 or ec-p384" },
+	{ "ca_subject", CONF_OPT_BLOCK(struct server_config, ca_subject,
+	    &ca_subject_table),
+	    .help = "subject of the CA (default C=US, O=SPIFFE)" },
+	{ "ca_ttl", CONF_OPT_DURATION(struct server_config, ca_ttl),
+	    .def = DURATION_HOURS(24), .min = DURATION_SECONDS(10),
+	    .max = CONF_NO_MAX, .help = "lifetime of each CA" },
 	{ "data_dir", CONF_OPT_STRING(struct server_config, data_dir),
 	    .def_str = "/var/lib/spirelet/server",
 	    .help = "directory of the datastore" },
+	{ "default_jwt_svid_ttl", CONF_OPT_DURATION(struct server_config,
+	    default_jwt_svid_ttl), .def = DURATION_MINUTES(5),
+	    .min = DURATION_SECONDS(1), .max = CONF_NO_MAX,
+	    .help = "JWT-SVID lifetime when the entry sets none" },
+	{ "default_x509_svid_ttl", CONF_OPT_DURATION(struct server_config,
+	    default_x509_svid_ttl), .def = DURATION_HOURS(1),
+	    .min = DURATION_SECONDS(1), .max = CONF_NO_MAX,
+	    .help = "X509-SVID lifetime when the entry sets none" },
+	{ "jwt_issuer", CONF_OPT_STRING(struct server_config, jwt_issuer),
+	    .help = "iss claim of JWT-SVIDs (default: none)" },
 	{ "log_file", CONF_OPT_STRING(struct server_config, log_file),
 	    .help = "file to log to (default: stderr)" },
 	{ "log_format", CONF_OPT_ENUM(struct server_config, log_format,
@@ -148,8 +186,9 @@ static const struct conf_table top_agent =
     CONF_TABLE("file", top_agent_opts);
 
 /*
- * Plugins spirelet builds in, per role. None yet: SPIRE's DataStore is
- * refused with a reason, anything else as unknown.
+ * The agent's plugins: none built in yet, so SPIRE's DataStore is
+ * refused with a reason and anything else as unknown. The server's
+ * registry is in server/plugins.c.
  */
 static int
 check_plugins(struct options *o, const struct hcl_item *item,
@@ -215,8 +254,9 @@ options_load(struct options *o, const char *path, bool expand_env,
 		    "roles takes each role's plugins inside its server { } "
 		    "or agent { } block");
 	o->roles = roles;
-	if (roles & OPTIONS_SERVER &&
-	    check_plugins(o, o->server.plugins, "server") == -1)
+	if (roles & OPTIONS_SERVER && server_plugins_load(o->cfg,
+	    o->server.plugins != NULL ? o->server.plugins->value : NULL,
+	    &o->server.plug) == -1)
 		rc = -1;
 	if (roles & OPTIONS_AGENT &&
 	    check_plugins(o, o->agent.plugins, "agent") == -1)
@@ -233,6 +273,21 @@ options_free(struct options *o)
 {
 	conf_free(o->cfg);
 	memset(o, 0, sizeof(*o));
+}
+
+int
+options_verify_tables(char *why, size_t whylen)
+{
+	const struct conf_table	*const all[] = {
+		&server_table, &agent_table, &top_both, &top_server,
+		&top_agent,
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (conf_table_verify(all[i], why, whylen) == -1)
+			return -1;
+	return 0;
 }
 
 void

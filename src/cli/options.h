@@ -34,6 +34,12 @@ struct options {
 int	options_load(struct options *, const char *path, bool expand_env,
 	    unsigned roles, FILE *f) __attribute__((warn_unused_result));
 void	options_free(struct options *);
+/*
+ * Checks every table (sorted, unique, defaults within bounds): 0, or -1
+ * with the first problem in why. For the unit test; conf_apply checks
+ * the tables it uses too.
+ */
+int	options_verify_tables(char *why, size_t whylen);
 /* Prints every table: options, types, defaults (for `help` and docs). */
 void	options_print_tables(FILE *);
 

@@ -72,6 +72,24 @@
 #define STORE_READERS_MAX	126	/* read txns open at once (LMDB's
 					   default reader slots) */
 
+/* Server. */
+#define PEMFILE_MAX		(1024 * 1024) /* bytes of a PEM file read */
+#define SERVER_KEYS_MAX		16	/* keys the KeyManager holds */
+#define SERVER_ENTRY_ID_MAX	255	/* bytes of an entry ID */
+#define SERVER_ENTRY_PAGE	500	/* entries per SyncAuthorizedEntries
+					   page, SPIRE's defaultEntryPageSize */
+#define SERVER_ENTRY_SELECTORS_MAX 64	/* selectors of one entry */
+#define SERVER_ENTRY_DNS_MAX	32	/* DNS names of one entry */
+#define SERVER_NODE_SELECTORS_MAX 256	/* selectors of one attested node */
+#define SERVER_AUTHORIZED_MAX	65535	/* entries one agent may be given
+					   (nanopb's repeated count) */
+#define SERVER_BATCH_MAX	1000	/* items of one Batch* admin call */
+#define SERVER_ATTEST_PEERS_MAX	1024	/* addresses the AttestAgent rate
+					   limiter remembers */
+#define SERVER_CHALLENGES_MAX	1	/* node attestation challenges */
+#define SERVER_X509POP_INTERMEDIATES_MAX 4 /* SPIRE 1.13.4's cap */
+#define SERVER_PAGE_TOKEN_MAX	128	/* bytes of a list page token */
+
 /* Operator commands (spirelet server entry ..., agent api ...). */
 #define CLI_JSON_MAX		(64 * 1024 * 1024) /* bytes of -output json */
 #define CLI_JSON_DEPTH_MAX	32	/* nesting of a printed JSON value */

@@ -10,10 +10,18 @@
 #include <stdint.h>
 
 #include "core/conf.h"
+#include "server/plugins.h"
 
 struct ev_loop;
 struct worker;
 struct server;
+
+/* SPIRE's ca_subject: the subject of the CA certificates. */
+struct server_ca_subject {
+	struct conf_strings	 country;
+	struct conf_strings	 organization;
+	const char		*common_name;
+};
 
 /*
  * The `server` block of a configuration file, as SPIRE names its
@@ -24,6 +32,14 @@ struct server_config {
 	const char		*trust_domain;
 	const char		*bind_address;
 	int64_t			 bind_port;
+	struct conf_strings	 admin_ids;	/* SPIFFE IDs */
+	int64_t			 agent_ttl;	/* ms; 0: x509 default */
+	int			 ca_key_type;	/* enum key_type */
+	struct server_ca_subject ca_subject;
+	int64_t			 ca_ttl;	/* ms */
+	int64_t			 default_jwt_svid_ttl; /* ms */
+	int64_t			 default_x509_svid_ttl; /* ms */
+	const char		*jwt_issuer;	/* NULL: no iss claim */
 	const char		*socket_path;	/* the local admin API */
 	const char		*data_dir;
 	int			 log_level;	/* enum log_level */
@@ -32,6 +48,7 @@ struct server_config {
 	int64_t			 store_map_size; /* bytes */
 	int64_t			 max_message_size; /* bytes, gRPC */
 	const struct hcl_item	*plugins;
+	struct server_plugins	 plug;		/* what plugins chose */
 };
 
 /*

@@ -1,0 +1,836 @@
+/*
+ * The CA manager: journal of X.509 CA and JWT key slots, preparation
+ * and activation on SPIRE's schedule, and the signing of SVIDs.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <ev.h>
+#include <pb_decode.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "hal/key.h"
+#include "pki/cert.h"
+#include "pki/x509.h"
+#include "server/ca.h"
+#include "server/datastore.h"
+#include "server/keymgr.h"
+#include "server/pbutil.h"
+#include "server/server.h"
+#include "server/upstream.h"
+#include "spiffe/jwtsvid.h"
+
+#define DAY		(24 * 3600)
+#define BACKDATE	10	/* seconds NotBefore is set back */
+#define PRUNE_AFTER	DAY	/* expired authorities kept this long */
+
+struct ca {
+	struct ev_loop			*loop;
+	const struct server_config	*cfg;
+	struct store			*store;
+	struct keymgr			*km;
+	struct upstream			*up;
+	struct ca_hooks			 hooks;
+	ev_timer			 timer;
+	spirelet_server_Journal		 j;
+	int				 preparing;	/* upstream busy */
+	char				 td_id[SPIFFE_ID_MAX + 1];
+	int				 failed;	/* last prepare */
+};
+
+/* A preparation in flight through the upstream. */
+struct prep {
+	struct ca	*ca;
+	char		 slot[2];
+	int64_t		 not_before;
+};
+
+static int64_t	ca_now(void);
+static void	ca_rotate(struct ca *);
+static void	ca_schedule(struct ca *);
+static void	ca_timer_cb(struct ev_loop *, ev_timer *, int);
+static spirelet_server_X509Slot *ca_x509_find(struct ca *, int);
+static spirelet_server_JWTSlot *ca_jwt_find(struct ca *, int);
+static int	ca_x509_prepare(struct ca *);
+static int	ca_jwt_prepare(struct ca *);
+static int	ca_save(struct ca *, const uint8_t *const *, const size_t *,
+		    size_t, const spirelet_server_JWTSlot *);
+static int	ca_subject(struct ca *, const char *, uint8_t **, size_t *);
+
+int64_t
+ca_prepare_at(int64_t nb, int64_t na)
+{
+	int64_t	left = (na - nb) / 2;
+
+	return na - (left < 30 * DAY ? left : 30 * DAY);
+}
+
+int64_t
+ca_activate_at(int64_t nb, int64_t na)
+{
+	int64_t	left = (na - nb) / 6;
+
+	return na - (left < 7 * DAY ? left : 7 * DAY);
+}
+
+int64_t
+ca_max_svid_ttl(int64_t ca_ttl)
+{
+	return ca_ttl / 6 < 7 * DAY ? ca_ttl / 6 : 7 * DAY;
+}
+
+int
+ca_serial_decimal(const uint8_t *p, size_t n, char *buf, size_t len)
+{
+	uint8_t	num[CERT_SERIAL_MAX + 1];
+	char	tmp[64];
+	size_t	i, nd = 0, start = 0;
+	int	rem;
+
+	if (n > sizeof(num) || len == 0)
+		return -1;
+	memcpy(num, p, n);
+	/* Long division by 10 until the number is zero. */
+	for (;;) {
+		while (start < n && num[start] == 0)
+			start++;
+		if (start == n)
+			break;
+		rem = 0;
+		for (i = start; i < n; i++) {
+			rem = rem * 256 + num[i];
+			num[i] = (uint8_t)(rem / 10);
+			rem %= 10;
+		}
+		if (nd == sizeof(tmp))
+			return -1;
+		tmp[nd++] = (char)('0' + rem);
+	}
+	if (nd == 0)
+		tmp[nd++] = '0';
+	if (nd + 1 > len)
+		return -1;
+	for (i = 0; i < nd; i++)
+		buf[i] = tmp[nd - 1 - i];
+	buf[nd] = '\0';
+	return 0;
+}
+
+int
+ca_serial_hex(const uint8_t *p, size_t n, char *buf, size_t len)
+{
+	static const char	hex[] = "0123456789abcdef";
+	size_t			i, o = 0;
+
+	while (n > 1 && *p == 0) {
+		p++;
+		n--;
+	}
+	if (2 * n + 1 > len)
+		return -1;
+	for (i = 0; i < n; i++) {
+		buf[o++] = hex[p[i] >> 4];
+		buf[o++] = hex[p[i] & 15];
+	}
+	buf[o] = '\0';
+	return 0;
+}
+
+static int64_t
+ca_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static spirelet_server_X509Slot *
+ca_x509_find(struct ca *ca, int status)
+{
+	pb_size_t	i;
+
+	for (i = 0; i < ca->j.x509_count; i++)
+		if (ca->j.x509[i].status == status)
+			return &ca->j.x509[i];
+	return NULL;
+}
+
+static spirelet_server_JWTSlot *
+ca_jwt_find(struct ca *ca, int status)
+{
+	pb_size_t	i;
+
+	for (i = 0; i < ca->j.jwt_count; i++)
+		if (ca->j.jwt[i].status == status)
+			return &ca->j.jwt[i];
+	return NULL;
+}
+
+/* The CA subject (ca_subject, else C=US, O=SPIFFE) with a serial. */
+static int
+ca_subject(struct ca *ca, const char *serial, uint8_t **out, size_t *len)
+{
+	const struct server_ca_subject	*cs = &ca->cfg->ca_subject;
+	struct cert_name		 nm;
+	size_t				 i;
+
+	memset(&nm, 0, sizeof(nm));
+	if (cs->country.n == 0 && cs->organization.n == 0 &&
+	    (cs->common_name == NULL || *cs->common_name == '\0')) {
+		nm.country[0] = "US";
+		nm.organization[0] = "SPIFFE";
+	} else {
+		for (i = 0; i < cs->country.n && i < CERT_NAME_VALUES_MAX; i++)
+			nm.country[i] = cs->country.v[i];
+		for (i = 0; i < cs->organization.n &&
+		    i < CERT_NAME_VALUES_MAX; i++)
+			nm.organization[i] = cs->organization.v[i];
+		if (cs->common_name != NULL && *cs->common_name != '\0')
+			nm.common_name = cs->common_name;
+	}
+	nm.serial_number = serial;
+	return cert_name_encode(&nm, out, len);
+}
+
+/*
+ * Adds the authorities to the own bundle (unless there), prunes those
+ * expired more than PRUNE_AFTER ago, bumps the sequence and stores the
+ * journal, all in one transaction.
+ */
+struct save_args {
+	struct ca			*ca;
+	const uint8_t *const		*roots;
+	const size_t			*roots_len;
+	size_t				 nroots;
+	const spirelet_server_JWTSlot	*jwt;
+};
+
+static enum store_err
+ca_save_txn(struct store_txn *txn, void *arg)
+{
+	struct save_args		*a = arg;
+	spire_api_types_Bundle		 b;
+	spire_api_types_X509Certificate	*xc;
+	spire_api_types_JWTKey		*jk;
+	const char			*td = a->ca->cfg->trust_domain;
+	size_t				 i;
+	pb_size_t			 k;
+	int				 rc, changed = 0;
+	enum store_err			 e = STORE_IO;
+
+	rc = ds_bundle_get(txn, td, &b);
+	if (rc == DS_NOTFOUND) {
+		memset(&b, 0, sizeof(b));
+		b.trust_domain = pbu_strdup(td);
+		if (b.trust_domain == NULL)
+			goto out;
+		changed = 1;
+	} else if (rc != 0)
+		return STORE_IO;
+	for (i = 0; i < a->nroots; i++) {
+		for (k = 0; k < b.x509_authorities_count; k++)
+			if (b.x509_authorities[k].asn1 != NULL &&
+			    b.x509_authorities[k].asn1->size ==
+			    a->roots_len[i] &&
+			    memcmp(b.x509_authorities[k].asn1->bytes,
+			    a->roots[i], a->roots_len[i]) == 0)
+				break;
+		if (k < b.x509_authorities_count)
+			continue;
+		xc = pbu_append(&b.x509_authorities,
+		    &b.x509_authorities_count, sizeof(*xc));
+		if (xc == NULL)
+			goto out;
+		xc->asn1 = pbu_bytes(a->roots[i], a->roots_len[i]);
+		if (xc->asn1 == NULL)
+			goto out;
+		changed = 1;
+	}
+	if (a->jwt != NULL) {
+		jk = pbu_append(&b.jwt_authorities, &b.jwt_authorities_count,
+		    sizeof(*jk));
+		if (jk == NULL)
+			goto out;
+		jk->public_key = pbu_bytes(a->jwt->public_key->bytes,
+		    a->jwt->public_key->size);
+		jk->key_id = pbu_strdup(a->jwt->kid);
+		jk->expires_at = a->jwt->not_after;
+		if (jk->public_key == NULL || jk->key_id == NULL)
+			goto out;
+		changed = 1;
+	}
+	/* JWT keys expired for a day are dropped. */
+	for (k = 0; k < b.jwt_authorities_count;) {
+		jk = &b.jwt_authorities[k];
+		if (jk->expires_at != 0 &&
+		    jk->expires_at + PRUNE_AFTER < ca_now()) {
+			pb_release(spire_api_types_JWTKey_fields, jk);
+			memmove(jk, jk + 1, (size_t)(b.jwt_authorities_count -
+			    k - 1) * sizeof(*jk));
+			b.jwt_authorities_count--;
+			changed = 1;
+		} else
+			k++;
+	}
+	if (changed) {
+		b.sequence_number++;
+		if (ds_bundle_put(txn, &b) != 0)
+			goto out;
+	}
+	if (ds_journal_put(txn, &a->ca->j) != 0)
+		goto out;
+	e = STORE_OK;
+out:
+	pb_release(spire_api_types_Bundle_fields, &b);
+	return e;
+}
+
+static int
+ca_save(struct ca *ca, const uint8_t *const *roots, const size_t *roots_len,
+    size_t nroots, const spirelet_server_JWTSlot *jwt)
+{
+	struct save_args	a = { ca, roots, roots_len, nroots, jwt };
+	enum store_err		e;
+
+	e = store_txn_run(ca->store, ca_save_txn, &a);
+	if (e != STORE_OK) {
+		log_kv(LOG_LEVEL_ERROR, "ca", "cannot store the CA journal",
+		    "error", store_strerror(e), (const char *)NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills (replacing) the journal slot named name, or adds it. */
+static spirelet_server_X509Slot *
+ca_x509_slot(struct ca *ca, const char *name)
+{
+	spirelet_server_X509Slot	*s;
+	pb_size_t			 i;
+
+	for (i = 0; i < ca->j.x509_count; i++) {
+		if (strcmp(ca->j.x509[i].slot, name) == 0) {
+			pb_release(spirelet_server_X509Slot_fields,
+			    &ca->j.x509[i]);
+			memset(&ca->j.x509[i], 0, sizeof(ca->j.x509[i]));
+			s = &ca->j.x509[i];
+			goto fill;
+		}
+	}
+	s = pbu_append(&ca->j.x509, &ca->j.x509_count, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+fill:
+	s->slot = pbu_strdup(name);
+	return s->slot != NULL ? s : NULL;
+}
+
+static spirelet_server_JWTSlot *
+ca_jwt_slot(struct ca *ca, const char *name)
+{
+	spirelet_server_JWTSlot	*s;
+	pb_size_t		 i;
+
+	for (i = 0; i < ca->j.jwt_count; i++) {
+		if (strcmp(ca->j.jwt[i].slot, name) == 0) {
+			pb_release(spirelet_server_JWTSlot_fields,
+			    &ca->j.jwt[i]);
+			memset(&ca->j.jwt[i], 0, sizeof(ca->j.jwt[i]));
+			s = &ca->j.jwt[i];
+			goto fill;
+		}
+	}
+	s = pbu_append(&ca->j.jwt, &ca->j.jwt_count, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+fill:
+	s->slot = pbu_strdup(name);
+	return s->slot != NULL ? s : NULL;
+}
+
+/* The slot name a new authority goes into: not the active one's. */
+static const char *
+ca_next_slot(const char *active)
+{
+	return active != NULL && strcmp(active, "A") == 0 ? "B" : "A";
+}
+
+/* Records a CA signed for slot (cert chain[0], chain[1..] upstream). */
+static int
+ca_x509_record(struct ca *ca, const char *slot, const uint8_t *const *chain,
+    const size_t *chain_len, size_t nchain, int self_signed,
+    const uint8_t *const *roots, const size_t *roots_len, size_t nroots)
+{
+	spirelet_server_X509Slot	*s;
+	struct x509_cert		 c;
+	char				 kid[32];
+	size_t				 i;
+
+	if (x509_parse(chain[0], chain_len[0], &c) != X509_OK) {
+		log_warnx("ca", "the new CA certificate does not parse");
+		return -1;
+	}
+	s = ca_x509_slot(ca, slot);
+	if (s == NULL)
+		return -1;
+	snprintf(kid, sizeof(kid), "x509-CA-%s", slot);
+	s->key_id = pbu_strdup(kid);
+	s->cert = pbu_bytes(chain[0], chain_len[0]);
+	s->status = CA_STATUS_PREPARED;
+	s->issued_at = c.not_before;
+	s->not_after = c.not_after;
+	if (s->key_id == NULL || s->cert == NULL)
+		return -1;
+	/* An upstream-signed CA is sent with its chain, root left out. */
+	for (i = 0; !self_signed && i < nchain; i++) {
+		pb_bytes_array_t **b = pbu_append(&s->upstream_chain,
+		    &s->upstream_chain_count, sizeof(*b));
+
+		if (b == NULL)
+			return -1;
+		*b = pbu_bytes(chain[i], chain_len[i]);
+		if (*b == NULL)
+			return -1;
+	}
+	if (ca_save(ca, roots, roots_len, nroots, NULL) == -1)
+		return -1;
+	log_kv(LOG_LEVEL_INFO, "ca", "X.509 CA prepared", "slot", slot,
+	    "not_after", "", (const char *)NULL);
+	if (ca->hooks.bundle_changed != NULL)
+		ca->hooks.bundle_changed(ca->hooks.arg);
+	return 0;
+}
+
+static void
+ca_upstream_done(void *arg, struct upstream_result *res, const char *err)
+{
+	struct prep	*p = arg;
+	struct ca	*ca = p->ca;
+
+	ca->preparing = 0;
+	if (res == NULL) {
+		log_kv(LOG_LEVEL_ERROR, "ca", "upstream refused the CA",
+		    "upstream", ca->up->name, "error", err, (const char *)NULL);
+		ca->failed = 1;
+	} else if (ca_x509_record(ca, p->slot,
+	    (const uint8_t *const *)res->chain, res->chain_len, res->nchain,
+	    0, (const uint8_t *const *)res->roots, res->roots_len,
+	    res->nroots) == -1)
+		ca->failed = 1;
+	else
+		ca->failed = 0;
+	upstream_result_free(res);
+	mem_free(p);
+	if (!ca->failed)
+		ca_rotate(ca);
+	else
+		ca_schedule(ca);
+}
+
+static int
+ca_x509_prepare(struct ca *ca)
+{
+	spirelet_server_X509Slot	*act;
+	struct cert_template		 t;
+	struct key			*k;
+	struct prep			*p;
+	const char			*slot;
+	char				 kid[32], serial[64];
+	uint8_t				*subj = NULL, *der = NULL, *csr = NULL;
+	size_t				 subj_len, der_len, csr_len;
+	int64_t				 now = ca_now();
+	int				 rc = -1;
+
+	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
+	slot = ca_next_slot(act != NULL ? act->slot : NULL);
+	snprintf(kid, sizeof(kid), "x509-CA-%s", slot);
+	k = keymgr_generate(ca->km, kid, (enum key_type)ca->cfg->ca_key_type);
+	if (k == NULL)
+		return -1;
+	memset(&t, 0, sizeof(t));
+	if (cert_random_serial(&t) == -1 ||
+	    ca_serial_decimal(t.serial, t.serial_len, serial,
+	    sizeof(serial)) == -1 ||
+	    ca_subject(ca, serial, &subj, &subj_len) == -1)
+		goto out;
+	if (ca->up != NULL) {
+		/* The upstream chooses the serial; the CSR has none. */
+		mem_free(subj);
+		subj = NULL;
+		if (ca_subject(ca, NULL, &subj, &subj_len) == -1 ||
+		    cert_csr_create(k, subj, subj_len, ca->td_id, &csr,
+		    &csr_len) == -1)
+			goto out;
+		p = mem_calloc(1, sizeof(*p));
+		if (p == NULL)
+			goto out;
+		p->ca = ca;
+		snprintf(p->slot, sizeof(p->slot), "%s", slot);
+		ca->preparing = 1;
+		ca->up->mint_x509_ca(ca->up, csr, csr_len,
+		    ca->cfg->ca_ttl / 1000, ca_upstream_done, p);
+		rc = 0;
+		goto out;
+	}
+	t.subject = subj;
+	t.subject_len = subj_len;
+	t.not_before = (time_t)(now - BACKDATE);
+	t.not_after = (time_t)(now + ca->cfg->ca_ttl / 1000);
+	t.is_ca = 1;
+	t.key_usage = CERT_KU_KEY_CERT_SIGN | CERT_KU_CRL_SIGN;
+	t.uri = ca->td_id;
+	t.spki = key_spki(k, &t.spki_len);
+	if (cert_sign(&t, k, NULL, 0, &der, &der_len) == -1)
+		goto out;
+	{
+		const uint8_t	*ch[1] = { der };
+		size_t		 chl[1] = { der_len };
+
+		rc = ca_x509_record(ca, slot, ch, chl, 1, 1, ch, chl, 1);
+	}
+out:
+	mem_free(subj);
+	mem_free(der);
+	mem_free(csr);
+	return rc;
+}
+
+static int
+ca_jwt_prepare(struct ca *ca)
+{
+	spirelet_server_JWTSlot	*act, *s;
+	struct key		*k;
+	const char		*slot;
+	const uint8_t		*spki;
+	char			 kid[33], name[32];
+	size_t			 spki_len;
+	int64_t			 now = ca_now();
+
+	act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
+	slot = ca_next_slot(act != NULL ? act->slot : NULL);
+	snprintf(name, sizeof(name), "JWT-Signer-%s", slot);
+	k = keymgr_generate(ca->km, name, (enum key_type)ca->cfg->ca_key_type);
+	if (k == NULL || jwtsvid_new_kid(kid) == -1)
+		return -1;
+	s = ca_jwt_slot(ca, slot);
+	if (s == NULL)
+		return -1;
+	spki = key_spki(k, &spki_len);
+	s->key_id = pbu_strdup(name);
+	s->kid = pbu_strdup(kid);
+	s->public_key = pbu_bytes(spki, spki_len);
+	s->status = CA_STATUS_PREPARED;
+	s->issued_at = now;
+	s->not_after = now + ca->cfg->ca_ttl / 1000;
+	if (s->key_id == NULL || s->kid == NULL || s->public_key == NULL)
+		return -1;
+	if (ca_save(ca, NULL, NULL, 0, s) == -1)
+		return -1;
+	log_kv(LOG_LEVEL_INFO, "ca", "JWT key prepared", "slot", slot,
+	    "kid", kid, (const char *)NULL);
+	if (ca->hooks.bundle_changed != NULL)
+		ca->hooks.bundle_changed(ca->hooks.arg);
+	return 0;
+}
+
+/* One rotation step for X.509; 1 when the active CA changed. */
+static int
+ca_x509_step(struct ca *ca, int64_t now)
+{
+	spirelet_server_X509Slot	*act, *prep;
+
+	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
+	prep = ca_x509_find(ca, CA_STATUS_PREPARED);
+	if (prep != NULL && prep->not_after <= now)
+		prep = NULL;	/* expired while we were down */
+	if (act != NULL && now < ca_activate_at(act->issued_at,
+	    act->not_after)) {
+		if (prep == NULL && !ca->preparing &&
+		    now >= ca_prepare_at(act->issued_at, act->not_after))
+			(void)ca_x509_prepare(ca);
+		return 0;
+	}
+	if (prep == NULL) {
+		if (ca->preparing || ca_x509_prepare(ca) == -1)
+			return 0;
+		prep = ca_x509_find(ca, CA_STATUS_PREPARED);
+		if (prep == NULL)
+			return 0;	/* the upstream answers later */
+		act = ca_x509_find(ca, CA_STATUS_ACTIVE);
+	}
+	if (act != NULL)
+		act->status = CA_STATUS_OLD;
+	prep->status = CA_STATUS_ACTIVE;
+	if (ca_save(ca, NULL, NULL, 0, NULL) == -1)
+		return 0;
+	log_kv(LOG_LEVEL_INFO, "ca", "X.509 CA activated", "slot",
+	    prep->slot, (const char *)NULL);
+	return 1;
+}
+
+static void
+ca_jwt_step(struct ca *ca, int64_t now)
+{
+	spirelet_server_JWTSlot	*act, *prep;
+
+	act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
+	prep = ca_jwt_find(ca, CA_STATUS_PREPARED);
+	if (prep != NULL && prep->not_after <= now)
+		prep = NULL;
+	if (act != NULL && now < ca_activate_at(act->issued_at,
+	    act->not_after)) {
+		if (prep == NULL && now >= ca_prepare_at(act->issued_at,
+		    act->not_after))
+			(void)ca_jwt_prepare(ca);
+		return;
+	}
+	if (prep == NULL) {
+		if (ca_jwt_prepare(ca) == -1)
+			return;
+		prep = ca_jwt_find(ca, CA_STATUS_PREPARED);
+		act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
+	}
+	if (act != NULL)
+		act->status = CA_STATUS_OLD;
+	prep->status = CA_STATUS_ACTIVE;
+	if (ca_save(ca, NULL, NULL, 0, NULL) == -1)
+		return;
+	log_kv(LOG_LEVEL_INFO, "ca", "JWT key activated", "slot", prep->slot,
+	    "kid", prep->kid, (const char *)NULL);
+}
+
+static void
+ca_rotate(struct ca *ca)
+{
+	int64_t	now = ca_now();
+
+	ca_jwt_step(ca, now);
+	if (ca_x509_step(ca, now) && ca->hooks.activated != NULL)
+		ca->hooks.activated(ca->hooks.arg);
+	ca_schedule(ca);
+}
+
+/* Arms the timer for the earliest future rotation event. */
+static void
+ca_schedule(struct ca *ca)
+{
+	spirelet_server_X509Slot	*xa, *xp;
+	spirelet_server_JWTSlot		*ja, *jp;
+	int64_t				 now = ca_now(), next = INT64_MAX, t;
+
+	xa = ca_x509_find(ca, CA_STATUS_ACTIVE);
+	xp = ca_x509_find(ca, CA_STATUS_PREPARED);
+	ja = ca_jwt_find(ca, CA_STATUS_ACTIVE);
+	jp = ca_jwt_find(ca, CA_STATUS_PREPARED);
+	if (xa != NULL) {
+		t = xp != NULL || ca->preparing ?
+		    ca_activate_at(xa->issued_at, xa->not_after) :
+		    ca_prepare_at(xa->issued_at, xa->not_after);
+		next = t < next ? t : next;
+	} else
+		next = now + 10;	/* retry a failed first CA */
+	if (ja != NULL) {
+		t = jp != NULL ? ca_activate_at(ja->issued_at, ja->not_after) :
+		    ca_prepare_at(ja->issued_at, ja->not_after);
+		next = t < next ? t : next;
+	}
+	if (ca->failed && next > now + 10)
+		next = now + 10;
+	ev_timer_stop(ca->loop, &ca->timer);
+	ev_timer_set(&ca->timer, next > now ? (double)(next - now) : 0.0, 0.);
+	ev_timer_start(ca->loop, &ca->timer);
+}
+
+static void
+ca_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ca	*ca = w->data;
+
+	(void)loop;
+	(void)revents;
+	ca_rotate(ca);
+}
+
+struct ca *
+ca_new(struct ev_loop *loop, const struct server_config *cfg,
+    struct store *store, struct keymgr *km, struct upstream *up,
+    const struct ca_hooks *hooks)
+{
+	struct store_txn	*txn = NULL;
+	struct ca		*ca;
+	pb_size_t		 i;
+	int			 rc;
+
+	ca = mem_calloc(1, sizeof(*ca));
+	if (ca == NULL)
+		return NULL;
+	ca->loop = loop;
+	ca->cfg = cfg;
+	ca->store = store;
+	ca->km = km;
+	ca->up = up;
+	if (hooks != NULL)
+		ca->hooks = *hooks;
+	ev_timer_init(&ca->timer, ca_timer_cb, 0., 0.);
+	ca->timer.data = ca;
+	snprintf(ca->td_id, sizeof(ca->td_id), "spiffe://%s",
+	    cfg->trust_domain);
+	if (store_txn_begin(store, STORE_READ, &txn) != STORE_OK)
+		goto fail;
+	rc = ds_journal_get(txn, &ca->j);
+	store_txn_abort(txn);
+	if (rc == DS_ERROR)
+		goto fail;
+	/* Slots whose keys the KeyManager lost (memory) are void. */
+	for (i = 0; i < ca->j.x509_count; i++)
+		if (ca->j.x509[i].status != CA_STATUS_OLD &&
+		    (ca->j.x509[i].key_id == NULL ||
+		    keymgr_get(km, ca->j.x509[i].key_id) == NULL))
+			ca->j.x509[i].status = CA_STATUS_OLD;
+	for (i = 0; i < ca->j.jwt_count; i++)
+		if (ca->j.jwt[i].status != CA_STATUS_OLD &&
+		    (ca->j.jwt[i].key_id == NULL ||
+		    keymgr_get(km, ca->j.jwt[i].key_id) == NULL))
+			ca->j.jwt[i].status = CA_STATUS_OLD;
+	if (cfg->default_x509_svid_ttl > ca_max_svid_ttl(cfg->ca_ttl) ||
+	    cfg->default_jwt_svid_ttl > ca_max_svid_ttl(cfg->ca_ttl))
+		log_kv(LOG_LEVEL_WARN, "ca", "default SVID TTLs exceed what "
+		    "ca_ttl guarantees (ca_ttl/6): SVIDs signed near a CA "
+		    "rotation will be shorter; raise ca_ttl to 6 times the "
+		    "longest default SVID TTL", (const char *)NULL);
+	ca_rotate(ca);
+	if (ca_x509_find(ca, CA_STATUS_ACTIVE) == NULL ||
+	    ca_jwt_find(ca, CA_STATUS_ACTIVE) == NULL) {
+		/* XXX: an asynchronous upstream must be waited for. */
+		log_warnx("ca", "no active X.509 CA or JWT key");
+		goto fail;
+	}
+	return ca;
+fail:
+	ca_free(ca);
+	return NULL;
+}
+
+void
+ca_free(struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	ev_timer_stop(ca->loop, &ca->timer);
+	pb_release(spirelet_server_Journal_fields, &ca->j);
+	mem_free(ca);
+}
+
+int64_t
+ca_x509_not_after(const struct ca *ca)
+{
+	pb_size_t	i;
+
+	for (i = 0; i < ca->j.x509_count; i++)
+		if (ca->j.x509[i].status == CA_STATUS_ACTIVE)
+			return ca->j.x509[i].not_after;
+	return 0;
+}
+
+void
+ca_svid_cleanup(struct ca_svid *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->n; i++)
+		mem_free(s->der[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+ca_sign_x509svid(struct ca *ca, const uint8_t *spki, size_t spki_len,
+    const char *spiffe_id, const char *const *dns, size_t ndns, int64_t ttl,
+    struct ca_svid *out)
+{
+	spirelet_server_X509Slot	*act;
+	struct cert_template		 t;
+	struct cert_name		 nm;
+	struct key			*k;
+	uint8_t				*subj = NULL;
+	size_t				 subj_len, i;
+	int64_t				 now = ca_now(), na;
+	int				 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
+	if (act == NULL || (k = keymgr_get(ca->km, act->key_id)) == NULL) {
+		log_warnx("ca", "no active X.509 CA");
+		return -1;
+	}
+	if (ttl <= 0)
+		ttl = ca->cfg->default_x509_svid_ttl / 1000;
+	memset(&nm, 0, sizeof(nm));
+	nm.country[0] = "US";
+	nm.organization[0] = "SPIRE";
+	if (ndns > 0)
+		nm.common_name = dns[0];
+	memset(&t, 0, sizeof(t));
+	if (cert_name_encode(&nm, &subj, &subj_len) == -1 ||
+	    cert_random_serial(&t) == -1)
+		goto out;
+	na = now + ttl < act->not_after ? now + ttl : act->not_after;
+	t.subject = subj;
+	t.subject_len = subj_len;
+	t.not_before = (time_t)(now - BACKDATE);
+	t.not_after = (time_t)na;
+	t.key_usage = CERT_KU_DIGITAL_SIGNATURE | CERT_KU_KEY_ENCIPHERMENT |
+	    CERT_KU_KEY_AGREEMENT;
+	t.eku_tls = 1;
+	t.uri = spiffe_id;
+	for (i = 0; i < ndns && i < CERT_DNS_MAX; i++)
+		t.dns[i] = dns[i];
+	t.ndns = i;
+	t.spki = spki;
+	t.spki_len = spki_len;
+	if (cert_sign(&t, k, act->cert->bytes, act->cert->size, &out->der[0],
+	    &out->len[0]) == -1)
+		goto out;
+	out->n = 1;
+	for (i = 0; i < act->upstream_chain_count &&
+	    out->n < sizeof(out->der) / sizeof(out->der[0]); i++) {
+		out->der[out->n] = mem_alloc(act->upstream_chain[i]->size);
+		if (out->der[out->n] == NULL)
+			goto out;
+		memcpy(out->der[out->n], act->upstream_chain[i]->bytes,
+		    act->upstream_chain[i]->size);
+		out->len[out->n++] = act->upstream_chain[i]->size;
+	}
+	out->expires_at = na;
+	if (ca_serial_decimal(t.serial, t.serial_len, out->serial,
+	    sizeof(out->serial)) == -1)
+		goto out;
+	rc = 0;
+out:
+	mem_free(subj);
+	if (rc == -1)
+		ca_svid_cleanup(out);
+	return rc;
+}
+
+char *
+ca_sign_jwtsvid(struct ca *ca, const char *spiffe_id, const char *const *aud,
+    size_t naud, int64_t ttl, int64_t *iat, int64_t *exp)
+{
+	spirelet_server_JWTSlot	*act;
+	struct key		*k;
+	int64_t			 now = ca_now();
+
+	act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
+	if (act == NULL || (k = keymgr_get(ca->km, act->key_id)) == NULL) {
+		log_warnx("ca", "no active JWT key");
+		return NULL;
+	}
+	if (ttl <= 0)
+		ttl = ca->cfg->default_jwt_svid_ttl / 1000;
+	*iat = now;
+	*exp = now + ttl < act->not_after ? now + ttl : act->not_after;
+	return jwtsvid_mint(k, act->kid, spiffe_id, aud, naud, *iat, *exp,
+	    ca->cfg->jwt_issuer);
+}
