@@ -14,6 +14,18 @@
 
 static const char	*admin_spiffe_reason(enum spiffe_err);
 
+const char *
+admin_strerror(int e)
+{
+	static char	buf[128];
+
+	/* Go's errno texts are glibc's with a lower-case first letter. */
+	snprintf(buf, sizeof(buf), "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && (buf[1] < 'A' || buf[1] > 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
 int
 admin_parse(struct admin_cmd *c, const struct flag *flags, int argc,
     char *argv[])
@@ -47,7 +59,7 @@ admin_parse(struct admin_cmd *c, const struct flag *flags, int argc,
 	if (c->socket[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
 			return output_errorf("failed to get absolute path "
-			    "for socket path: %s", strerror(errno));
+			    "for socket path: %s", admin_strerror(errno));
 		n = snprintf(c->target, sizeof(c->target), "unix:%s/%s", cwd,
 		    c->socket);
 	} else
@@ -277,7 +289,8 @@ admin_read_file(const char *path, char **out, size_t *len, char *err,
 	else
 		f = fopen(path, "rb");
 	if (f == NULL) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "open %s: %s", path,
+		    admin_strerror(errno));
 		return -1;
 	}
 	buf_init(&b, CLI_FILE_MAX + 1);
@@ -293,7 +306,7 @@ admin_read_file(const char *path, char **out, size_t *len, char *err,
 	}
 	if (ferror(f)) {
 		snprintf(err, errlen, "read %s: %s",
-		    path != NULL ? path : "stdin", strerror(errno));
+		    path != NULL ? path : "stdin", admin_strerror(errno));
 		goto out;
 	}
 	if (buf_append(&b, "", 1) == -1) {
@@ -353,7 +366,8 @@ admin_write_file(const char *path, const void *data, size_t len, mode_t mode,
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd == -1) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "open %s: %s", path,
+		    admin_strerror(errno));
 		return -1;
 	}
 	while (len > 0) {
@@ -362,7 +376,7 @@ admin_write_file(const char *path, const void *data, size_t len, mode_t mode,
 			continue;
 		if (n <= 0) {
 			snprintf(err, errlen, "write %s: %s", path,
-			    strerror(errno));
+			    admin_strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -370,7 +384,8 @@ admin_write_file(const char *path, const void *data, size_t len, mode_t mode,
 		len -= (size_t)n;
 	}
 	if (close(fd) == -1) {
-		snprintf(err, errlen, "close %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "close %s: %s", path,
+		    admin_strerror(errno));
 		return -1;
 	}
 	return 0;

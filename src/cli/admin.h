@@ -147,6 +147,9 @@ int	admin_write_file(const char *path, const void *data, size_t len,
 	    mode_t mode, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 
+/* strerror(e) as Go words errno: "no such file or directory". */
+const char *admin_strerror(int e);
+
 /* The SPIFFE ID a types.SPIFFEID names: "spiffe://td/path". */
 void	admin_id_string(const spire_api_types_SPIFFEID *, char *buf,
 	    size_t size);

@@ -42,29 +42,29 @@ static json_t	*mint_x509_json(const spire_api_types_X509SVID *,
 
 /*
  * -ttl as Go's flag.Duration takes it; *ms the duration, *sec the
- * seconds sent (rounded up, as ttlToSeconds does). 0, or -1 after the
- * usage error is printed.
+ * seconds sent (rounded up, as ttlToSeconds does). 0; -1 after a usage
+ * error is printed; 1 after a TTL over int32 seconds is reported.
  */
 static int
 mint_ttl(const char *s, int64_t *ms, int32_t *sec)
 {
-	enum duration_status	d;
-	int64_t			v = 0, secs;
+	char	d[OUTPUT_DURATION_MAX];
+	int64_t	v = 0, secs;
 
-	if (s != NULL) {
-		d = duration_parse(s, &v);
-		if (d != DURATION_OK) {
-			fprintf(stderr, "invalid value \"%s\" for flag -ttl: "
-			    "parse error\n", s);
-			return -1;
-		}
+	if (s != NULL && duration_parse(s, &v) != DURATION_OK) {
+		fprintf(stderr, "invalid value \"%s\" for flag -ttl: parse "
+		    "error\n", s);
+		return -1;
 	}
 	secs = v > 0 ? (v + DURATION_MS_PER_SEC - 1) / DURATION_MS_PER_SEC :
 	    v / DURATION_MS_PER_SEC;
 	if (secs > INT32_MAX || secs < INT32_MIN) {
-		fprintf(stderr, "invalid value for TTL: value %lld is out of "
-		    "range\n", (long long)secs);
-		return -1;
+		/* Go names the seconds as a time.Duration, printed as one. */
+		if (output_duration(secs, d, sizeof(d)) == -1)
+			d[0] = '\0';
+		fprintf(stderr, "Error: invalid value for TTL: overflow "
+		    "converting time.Duration(%s) to int32\n", d);
+		return 1;
 	}
 	*ms = v;
 	*sec = (int32_t)secs;
@@ -223,10 +223,13 @@ cli_server_x509_mint(int argc, char *argv[])
 	rc = admin_parse(&c, flags, argc, argv);
 	if (rc != -1)
 		goto out;
-	if (mint_ttl(ttl_s, &ttl_ms, &ttl) == -1) {
-		fprintf(stderr, "Usage of %s:\n", c.name);
-		flags_usage(flags);
-		rc = 2;
+	rc = mint_ttl(ttl_s, &ttl_ms, &ttl);
+	if (rc != 0) {
+		if (rc == -1) {
+			fprintf(stderr, "Usage of %s:\n", c.name);
+			flags_usage(flags);
+			rc = 2;
+		}
 		goto out;
 	}
 	if (spiffe_id == NULL || *spiffe_id == '\0') {
@@ -402,10 +405,13 @@ cli_server_jwt_mint(int argc, char *argv[])
 	rc = admin_parse(&c, flags, argc, argv);
 	if (rc != -1)
 		goto out;
-	if (mint_ttl(ttl_s, &ttl_ms, &ttl) == -1) {
-		fprintf(stderr, "Usage of %s:\n", c.name);
-		flags_usage(flags);
-		rc = 2;
+	rc = mint_ttl(ttl_s, &ttl_ms, &ttl);
+	if (rc != 0) {
+		if (rc == -1) {
+			fprintf(stderr, "Usage of %s:\n", c.name);
+			flags_usage(flags);
+			rc = 2;
+		}
 		goto out;
 	}
 	if (spiffe_id == NULL || *spiffe_id == '\0') {

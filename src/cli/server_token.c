@@ -56,8 +56,8 @@ cli_server_token_generate(int argc, char *argv[])
 		req.has_agent_id = true;
 	}
 	if (ttl < INT32_MIN || ttl > INT32_MAX) {
-		rc = output_errorf("invalid value for TTL: value %ld is out "
-		    "of range", ttl);
+		rc = output_errorf("invalid value for TTL: overflow "
+		    "converting int(%ld) to int32", ttl);
 		goto out;
 	}
 	req.ttl = (int32_t)ttl;
