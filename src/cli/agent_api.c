@@ -306,7 +306,10 @@ api_x509_parse(const X509SVIDResponse *r, int verify, struct api_x509 *out,
 		} else if (r->svids[i].x509_svid_key != NULL &&
 		    r->svids[i].x509_svid_key->size > 0 &&
 		    r->svids[i].x509_svid_key->bytes[0] == DER_SEQUENCE) {
-			/* A key type we do not sign with (RSA): as sent. */
+			/*
+			 * XXX: a key type hal/ does not load (RSA) is
+			 * written as sent, not re-encoded as Go would.
+			 */
 			s->key_len = r->svids[i].x509_svid_key->size;
 			s->key = mem_alloc(s->key_len);
 			if (s->key == NULL)

@@ -44,6 +44,9 @@ static int	agent_one(int, char *[], const char *, const char *,
 /*
  * The layout "2006-01-02 15:04:05 -0700 -07" that spire-server checks
  * -expiresBefore against (and then sends as it is).
+ * XXX: only the shape is checked (digits, signs, separators), not the
+ * ranges time.Parse checks, and its error does not say which element
+ * failed to parse as Go's does.
  */
 static int
 agent_time_layout_ok(const char *s)

@@ -41,6 +41,10 @@ static json_t	*mint_x509_json(const spire_api_types_X509SVID *,
 		    const spire_api_types_Bundle *, const uint8_t *, size_t);
 
 /*
+ * XXX: durations are parsed to milliseconds, so a -ttl with a
+ * sub-millisecond part rounds up from the millisecond ("1ns" gives 0 s
+ * here, 1 s in Go).
+ *
  * -ttl as Go's flag.Duration takes it; *ms the duration, *sec the
  * seconds sent (rounded up, as ttlToSeconds does). 0; -1 after a usage
  * error is printed; 1 after a TTL over int32 seconds is reported.
