@@ -26,9 +26,9 @@ WORKLOAD_ID = "spiffe://example.org/workload"
 FED_TD = "spiffe://fed.example"
 
 
-def run(argv, timeout=60, stdin=None):
+def run(argv, timeout=60, stdin=None, **kw):
     return subprocess.run([str(a) for a in argv], capture_output=True,
-                          text=True, timeout=timeout, input=stdin)
+                          text=True, timeout=timeout, input=stdin, **kw)
 
 
 class Tool:
@@ -39,10 +39,10 @@ class Tool:
         self.prefix = list(prefix)
         self.socket = socket
 
-    def __call__(self, *args, stdin=None, socket=None, timeout=60):
+    def __call__(self, *args, stdin=None, socket=None, timeout=60, **kw):
         return run(self.prefix + list(args) +
                    ["-socketPath", socket or self.socket], stdin=stdin,
-                   timeout=timeout)
+                   timeout=timeout, **kw)
 
     def ok(self, *args, **kw):
         r = self(*args, **kw)

@@ -563,6 +563,20 @@ def test_api_errors(world, args):
     same(*both_api(world, *args))
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run as nobody")
+def test_fetch_without_identity(world):
+    """A caller no entry matches: the agent's PermissionDenied, as is."""
+    w = world
+    os.chmod(w.sockdir, 0o755)
+    want = "rpc error: code = PermissionDenied desc = no identity issued\n"
+    for args in (["fetch", "x509"], ["fetch", "jwt", "-audience", "a"]):
+        r = w.ours_api(*args, user=65534, group=65534)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", want)
+    r = w.ours_api("validate", "jwt", "-audience", "a", "-svid", "x.y.z",
+                   user=65534, group=65534)
+    assert r.returncode == 1
+
+
 def test_tools_without_a_peer(world, tmp_path):
     """Nothing listens: status 1 and grpc-go's Unavailable error."""
     w = world
