@@ -129,6 +129,7 @@ ktpm_finish(struct key_tpm *k)
 	size_t			 n;
 	int			 curve, len;
 
+	/* XXX: ECC only; an RSA DevID made by another tool does not load. */
 	if (a->type != TPM2_ALG_ECC ||
 	    !(a->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) ||
 	    (a->objectAttributes & TPMA_OBJECT_RESTRICTED)) {

@@ -8,7 +8,8 @@ build="build-essential autoconf automake libtool pkg-config
 	libjansson-dev nanopb libnanopb-dev protobuf-compiler"
 tests="libcmocka-dev clang libclang-rt-14-dev openssl lmdb-utils python3
 	python3-pytest python3-grpcio python3-grpc-tools python3-protobuf
-	nghttp2-client procps swtpm swtpm-tools tpm2-tools"
+	nghttp2-client procps swtpm swtpm-tools tpm2-tools
+	python3-cryptography"
 
 what="$build"
 [ "${1:-}" = "--tests" ] && what="$build $tests"

@@ -80,6 +80,8 @@ static const struct command commands[] = {
 	    "validate a JWT-SVID" },
 	{ "agent api watch", cli_agent_api_watch,
 	    "print Workload API updates as they come" },
+	{ "tpm provision", cli_tpm_provision,
+	    "create a DevID key in the TPM, its CSR and a lab certificate" },
 	{ "version", cli_version_cmd, "print the version" },
 	{ "server version", cli_version_cmd, "print the version" },
 	{ "agent version", cli_version_cmd, "print the version" },

@@ -17,6 +17,7 @@ int	cli_validate_agent(int, char *[]);
 int	cli_healthcheck_server(int, char *[]);
 int	cli_healthcheck_agent(int, char *[]);
 int	cli_version_cmd(int, char *[]);
+int	cli_tpm_provision(int, char *[]);
 
 /* spire-server's admin commands (server_*.c). */
 int	cli_server_entry_create(int, char *[]);

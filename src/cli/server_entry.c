@@ -186,7 +186,11 @@ entry_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* SortTypesEntries: each entry's selectors, then the entries. */
+/*
+ * SortTypesEntries: each entry's selectors, then the entries.
+ * XXX: Go's sort.Slice is not stable, so entries equal in all entry_cmp
+ * looks at may come out in another order than spire-server's.
+ */
 static void
 entry_sort(spire_api_types_Entry **v, size_t n)
 {

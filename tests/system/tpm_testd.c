@@ -9,6 +9,14 @@
  *   tpm_testd persist TCTI BLOB HANDLE   makes it persistent, signs there
  *   tpm_testd async TCTI BLOB SWTPM_PID  sign in flight, loop keeps going
  *   tpm_testd slots TCTI BLOB N          N signatures (slots never run out)
+ *   tpm_testd devid-agent TCTI CERT PRIV PUB
+ *	prints tpm_devid's payload (a line of JSON), reads the challenge
+ *	line from stdin, prints the response line
+ *   tpm_testd devid-server DEVID_CA EK_CA [again]
+ *	reads a payload line, prints the challenge line or "REFUSED why",
+ *	reads a response line, prints "ACCEPTED path selectors..." or
+ *	"REFUSED why"; with "again", reads one more response for the same
+ *	challenge and prints the verdict on it too
  */
 #include "config.h"
 
@@ -16,13 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ev.h>
 
+#include "attest/tpmdevid.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/worker.h"
 #include "hal/key.h"
 #include "hal/tpm.h"
+#include "pki/pem.h"
+#include "pki/x509.h"
 
 static struct tpm	*open_tpm(const char *);
 static void		 hex_print(const char *, const uint8_t *, size_t);
@@ -32,6 +45,11 @@ static int		 cmd_sign(int, char **);
 static int		 cmd_persist(int, char **);
 static int		 cmd_async(int, char **);
 static int		 cmd_slots(int, char **);
+static int		 cmd_devid_agent(int, char **);
+static int		 cmd_devid_server(int, char **);
+static char		*read_line(void);
+static int		 load_roots(const char *, struct pem_block **,
+			    size_t *, struct x509_cert **);
 
 static struct tpm *
 open_tpm(const char *tcti)
@@ -393,6 +411,172 @@ out:
 	return rc;
 }
 
+/* One line from stdin without its newline (mem_free), NULL at EOF. */
+static char *
+read_line(void)
+{
+	char	*buf;
+	size_t	 n = 0;
+	int	 c;
+
+	buf = mem_alloc(TPMDEVID_PAYLOAD_MAX + 1);
+	if (buf == NULL)
+		return NULL;
+	while ((c = getchar()) != EOF && c != '\n' &&
+	    n < TPMDEVID_PAYLOAD_MAX)
+		buf[n++] = (char)c;
+	if (c == EOF && n == 0) {
+		mem_free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+cmd_devid_agent(int argc, char **argv)
+{
+	struct tpmdevid_agent_conf	 c;
+	struct tpmdevid_agent		*a = NULL;
+	struct tpm			*t;
+	char				*payload = NULL, *resp = NULL;
+	char				*chal = NULL;
+	size_t				 plen, rlen;
+	enum tpmdevid_err		 e;
+	int				 rc = 1;
+
+	if (argc != 6)
+		return 2;
+	t = open_tpm(argv[2]);
+	if (t == NULL)
+		return 1;
+	memset(&c, 0, sizeof(c));
+	c.devid_cert_path = argv[3];
+	c.devid_priv_path = argv[4];
+	c.devid_pub_path = argv[5];
+	e = tpmdevid_agent_start(t, &c, &a, &payload, &plen);
+	if (e != TPMDEVID_OK) {
+		fprintf(stderr, "tpmdevid_agent_start: %s\n",
+		    tpmdevid_strerror(e));
+		goto out;
+	}
+	printf("%s\n", payload);
+	fflush(stdout);
+	chal = read_line();
+	if (chal == NULL)
+		goto out;
+	e = tpmdevid_agent_answer(a, (const uint8_t *)chal, strlen(chal),
+	    &resp, &rlen);
+	if (e != TPMDEVID_OK) {
+		fprintf(stderr, "tpmdevid_agent_answer: %s\n",
+		    tpmdevid_strerror(e));
+		goto out;
+	}
+	printf("%s\n", resp);
+	fflush(stdout);
+	rc = 0;
+out:
+	mem_free(payload);
+	mem_free(resp);
+	mem_free(chal);
+	tpmdevid_agent_free(a);
+	tpm_close(t);
+	return rc;
+}
+
+static int
+load_roots(const char *path, struct pem_block **blocks, size_t *n,
+    struct x509_cert **certs)
+{
+	FILE	*f;
+	char	 text[64 * 1024];
+	size_t	 len, i;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	len = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	if (pem_decode(text, len, "CERTIFICATE", blocks, n) != PEM_OK)
+		return -1;
+	*certs = mem_calloc(*n, sizeof(**certs));
+	if (*certs == NULL)
+		return -1;
+	for (i = 0; i < *n; i++)
+		if (x509_parse((*blocks)[i].der, (*blocks)[i].len,
+		    &(*certs)[i]) != X509_OK)
+			return -1;
+	return 0;
+}
+
+static int
+cmd_devid_server(int argc, char **argv)
+{
+	struct tpmdevid_roots	 roots;
+	struct tpmdevid_server	*s = NULL;
+	struct pem_block	*db = NULL, *eb = NULL;
+	struct x509_cert	*dc = NULL, *ec = NULL;
+	const char *const	*sel;
+	size_t			 nd = 0, ne = 0, clen, nsel, i;
+	char			*line = NULL, *chal = NULL;
+	enum tpmdevid_err	 e;
+	int			 rc = 1, round, rounds;
+
+	if (argc != 4 && argc != 5)
+		return 2;
+	rounds = argc == 5 ? 2 : 1;
+	if (load_roots(argv[2], &db, &nd, &dc) == -1 ||
+	    load_roots(argv[3], &eb, &ne, &ec) == -1) {
+		fprintf(stderr, "cannot read the CA files\n");
+		goto out;
+	}
+	roots.devid = dc;
+	roots.ndevid = nd;
+	roots.ek = ec;
+	roots.nek = ne;
+	line = read_line();
+	if (line == NULL)
+		goto out;
+	e = tpmdevid_server_start(&roots, (const uint8_t *)line,
+	    strlen(line), (long long)time(NULL), &s, &chal, &clen);
+	if (e != TPMDEVID_OK) {
+		printf("REFUSED %s\n", tpmdevid_strerror(e));
+		rc = 0;
+		goto out;
+	}
+	printf("%s\n", chal);
+	fflush(stdout);
+	for (round = 0; round < rounds; round++) {
+		mem_free(line);
+		line = read_line();
+		if (line == NULL)
+			goto out;
+		e = tpmdevid_server_finish(s, (const uint8_t *)line,
+		    strlen(line));
+		if (e != TPMDEVID_OK) {
+			printf("REFUSED %s\n", tpmdevid_strerror(e));
+			fflush(stdout);
+			continue;
+		}
+		printf("ACCEPTED %s", tpmdevid_server_agent_path(s));
+		nsel = tpmdevid_server_selectors(s, &sel);
+		for (i = 0; i < nsel; i++)
+			printf(" %s", sel[i]);
+		printf("\n");
+		fflush(stdout);
+	}
+	rc = 0;
+out:
+	mem_free(line);
+	mem_free(chal);
+	tpmdevid_server_free(s);
+	mem_free(dc);
+	mem_free(ec);
+	pem_blocks_free(db, nd);
+	pem_blocks_free(eb, ne);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -409,6 +593,10 @@ main(int argc, char **argv)
 		return cmd_async(argc, argv);
 	if (strcmp(argv[1], "slots") == 0)
 		return cmd_slots(argc, argv);
+	if (strcmp(argv[1], "devid-agent") == 0)
+		return cmd_devid_agent(argc, argv);
+	if (strcmp(argv[1], "devid-server") == 0)
+		return cmd_devid_server(argc, argv);
 usage:
 	fprintf(stderr, "usage: tpm_testd keygen|sign|persist|async|slots "
 	    "...\n");

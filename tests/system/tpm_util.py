@@ -144,3 +144,93 @@ def run_testd(*args, check=True, timeout=60):
         raise AssertionError("tpm_testd %s failed (%d):\n%s%s" % (
             " ".join(map(str, args)), r.returncode, r.stdout, r.stderr))
     return r
+
+
+def lab_ca(d, name="lab-devid-ca"):
+    """An EC P-256 CA for DevID certificates, made with openssl."""
+    key = os.path.join(d, name + ".key")
+    pem = os.path.join(d, name + ".pem")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey",
+                    "-noout", "-out", key], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", key,
+                    "-subj", "/CN=" + name, "-days", "2", "-out", pem],
+                   check=True, capture_output=True)
+    return pem, key
+
+
+class DevID:
+    """A DevID provisioned in a TPM by `spirelet tpm provision`."""
+
+    def __init__(self, spirelet, tcti, d, ca_pem, ca_key, cn="board-42"):
+        self.cert = os.path.join(d, "devid.crt.pem")
+        self.priv = os.path.join(d, "devid.priv.blob")
+        self.pub = os.path.join(d, "devid.pub.blob")
+        self.csr = os.path.join(d, "devid.csr.pem")
+        r = subprocess.run([spirelet, "tpm", "provision", "-tcti", tcti,
+                            "-caCert", ca_pem, "-caKey", ca_key,
+                            "-commonName", cn, "-certOut", self.cert,
+                            "-privOut", self.priv, "-pubOut", self.pub,
+                            "-csrOut", self.csr], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("tpm provision failed:\n" + r.stdout +
+                                 r.stderr)
+        self.out = r.stdout
+
+    def fingerprint(self):
+        der = subprocess.run(["openssl", "x509", "-in", self.cert,
+                              "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        import hashlib
+        return hashlib.sha1(der).hexdigest()
+
+
+class DevIDAgent:
+    """Our agent half (tpm_testd devid-agent) over pipes."""
+
+    def __init__(self, tcti, devid):
+        self.p = subprocess.Popen(
+            [testd(), "devid-agent", tcti, devid.cert, devid.priv,
+             devid.pub], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+
+    def payload(self):
+        line = self.p.stdout.readline()
+        assert line, "devid-agent gave no payload:\n" + self.p.stderr.read()
+        return line.strip()
+
+    def answer(self, challenge):
+        self.p.stdin.write(challenge.strip() + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        assert line, "devid-agent gave no answer:\n" + self.p.stderr.read()
+        return line.strip()
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            f.close()
+
+
+class DevIDServer:
+    """Our server-side checks (tpm_testd devid-server) over pipes; the
+    log lines (reasons) are on stderr."""
+
+    def __init__(self, devid_ca, ek_ca, again=False):
+        argv = [testd(), "devid-server", devid_ca, ek_ca]
+        if again:
+            argv.append("again")
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+
+    def send(self, line):
+        self.p.stdin.write(line.strip() + "\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip()
+
+    def close(self):
+        out, err = self.p.communicate(timeout=30)
+        return err
