@@ -413,6 +413,12 @@ chan_hs_done(void *arg, int cancelled)
 		return;
 	}
 	if (cancelled) {
+		/*
+		 * The worker was freed before the channel, against the
+		 * rule: handshake on the loop from now on rather than
+		 * submit to a worker that is gone.
+		 */
+		ch->worker = NULL;
 		chan_hs_fail(hs, "the worker stopped");
 		return;
 	}
