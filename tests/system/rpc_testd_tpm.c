@@ -69,6 +69,8 @@ tpmc_sign(void *arg, const uint8_t *digest, size_t len, uint8_t *sig,
     size_t *siglen)
 {
 	struct tpm_signer	*s = arg;
+	uint8_t			 buf[KEY_SIG_MAX];
+	size_t			 buflen = sizeof(buf);
 	enum key_err		 e;
 	ssize_t			 n;
 	int			 on_loop;
@@ -84,11 +86,16 @@ tpmc_sign(void *arg, const uint8_t *digest, size_t len, uint8_t *sig,
 	do
 		n = write(s->wake[1], "s", 1);
 	while (n == -1 && errno == EINTR);
-	e = key_sign(s->key, digest, len, sig, siglen);
+	/* key_sign wants KEY_SIG_MAX of room; wolfSSL may offer less. */
+	e = key_sign(s->key, digest, len, buf, &buflen);
 	if (e != KEY_OK) {
 		log_warnx("testd", "TPM signature: %s", key_strerror(e));
 		return -1;
 	}
+	if (buflen > *siglen)
+		return -1;
+	memcpy(sig, buf, buflen);
+	*siglen = buflen;
 	return 0;
 }
 
