@@ -324,3 +324,20 @@ def test_upstream_disk_ca_and_mint(spirelet, spire, procs, sockdir,
     r = srv.cli("x509", "mint", "-spiffeID", "spiffe://other.org/x",
                 check=False)
     assert r.returncode != 0
+
+
+def test_banned_agent_is_refused_and_stops(spirelet, spire, procs, sockdir,
+                                           tmp_path):
+    srv = SpireletServer(spirelet, spire, procs, tmp_path / "srv",
+                         sockdir).start()
+    token = srv.token()
+    agent = SpireAgent(spire, procs, tmp_path / "agent", sockdir, srv.port,
+                       srv.bundle_pem(), join_token=token).start()
+    agent_id = "spiffe://%s/spire/agent/join_token/%s" % (TD, token)
+    srv.cli("agent", "ban", "-spiffeID", agent_id)
+    # PermissionDenied with AGENT_BANNED: spire-agent deletes its SVID
+    # and exits, as it does against spire-server.
+    wait_for(lambda: not agent.proc.alive(), 30, "the banned agent to stop")
+    assert "agent is banned" in srv.log()
+    assert "Banned" in srv.cli("agent", "show", "-spiffeID",
+                               agent_id).stdout
