@@ -18,30 +18,32 @@ TD = "example.org"
 
 @pytest.fixture(scope="session")
 def spire_pb(tmp_path_factory):
-    """Python stubs of our SPIRE API protos (the google ones come with
-    python3-protobuf)."""
+    """Python stubs of our SPIRE API protos, as package "spireapi" (a
+    package named spire would collide with the spire.py test module;
+    test_tpm_spire.py makes the same package the same way, so whichever
+    runs first registers the descriptors once)."""
+    import grpc_tools
     out = tmp_path_factory.mktemp("spirepb")
-    files = ["spire/api/types/types.proto",
-             "spire/api/server/agent/v1/agent.proto",
-             "spire/api/server/entry/v1/entry.proto",
-             "spire/api/server/svid/v1/svid.proto"]
+    pkg = out / "spireapi"
+    pkg.mkdir()
+    for name, path in (("types", "spire/api/types/types.proto"),
+                       ("agent", "spire/api/server/agent/v1/agent.proto"),
+                       ("entry", "spire/api/server/entry/v1/entry.proto"),
+                       ("svid", "spire/api/server/svid/v1/svid.proto")):
+        with open(src_path("proto", *path.split("/"))) as f:
+            text = f.read().replace('import "spire/api/types/types.proto"',
+                                    'import "spireapi/types.proto"')
+        (pkg / (name + ".proto")).write_text(text)
+    inc = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     subprocess.run(["/usr/bin/python3", "-m", "grpc_tools.protoc",
-                    "-I" + src_path("proto"), "--python_out=" + str(out),
-                    "--grpc_python_out=" + str(out)] + files, check=True)
-    # The generated package is named spire, as tests/system/spire.py:
-    # import it with the helper module set aside, then put that back.
-    for d, _, _ in os.walk(str(out / "spire")):
-        open(os.path.join(d, "__init__.py"), "a").close()
-    helper = sys.modules.pop("spire")
+                    "-I" + inc, "-I" + str(out), "--python_out=" + str(out),
+                    "--grpc_python_out=" + str(out)] +
+                   ["spireapi/%s.proto" % n for n in
+                    ("types", "agent", "entry", "svid")], check=True)
     sys.path.insert(0, str(out))
-    try:
-        from spire.api.server.agent.v1 import agent_pb2, agent_pb2_grpc
-        from spire.api.server.entry.v1 import entry_pb2, entry_pb2_grpc
-        from spire.api.server.svid.v1 import svid_pb2, svid_pb2_grpc
-        from spire.api.types import types_pb2
-    finally:
-        sys.path.remove(str(out))
-        sys.modules["spire"] = helper
+    from spireapi import (agent_pb2, agent_pb2_grpc, entry_pb2,
+                          entry_pb2_grpc, svid_pb2, svid_pb2_grpc,
+                          types_pb2)
 
     class PB:
         pass
