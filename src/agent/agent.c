@@ -1,43 +1,203 @@
 /*
- * The agent role's start-up and shutdown: the cache, and the Workload
- * API socket with grpc.health.v1 (spire-agent healthcheck asks there).
+ * The agent role's start-up and shutdown, and the pieces its files
+ * share: the one timer (the next sync, rotation or retry: it exists
+ * only because there is work), readiness, and fatal stops.
+ *
+ * Start-up: the cache is loaded first and the Workload API listens at
+ * once, so workloads are served from the cache before the server is
+ * reached. Then, with a server configured: a valid own SVID from the
+ * cache is used as it is (no attestation), otherwise the agent attests.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/agent.h"
+#include "agent/internal.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "pki/pem.h"
+#include "rpc/client.h"
 #include "rpc/health.h"
 #include "rpc/server.h"
+#include "spiffe/id.h"
 #include "store/store.h"
 
 /* Bumped whenever the cache's layout changes. */
-#define AGENT_SCHEMA	1
+#define AGENT_SCHEMA		2
+#define AGENT_DEAD_CHANNELS	8
 
-struct agent {
-	struct ev_loop			*loop;
-	const struct agent_config	*cfg;
-	struct store			*store;
-	struct rpc_server		*api;	/* the Workload API */
-	struct rpc_health		*health;
-	void				(*done)(void *);
-	void				*done_arg;
-};
+static struct rpc_channel	*dead_channels[AGENT_DEAD_CHANNELS];
+static size_t			 ndead;
+static ev_timer			 reaper;
+static int			 reaper_init;
 
 static void	agent_api_stopped(void *);
+static void	agent_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	agent_reap_cb(struct ev_loop *, ev_timer *, int);
+static int	agent_boot_bundle(struct agent *);
+static int	agent_listen(struct agent *, struct rpc_server *,
+		    const char *path);
+
+int64_t
+agent_now(const struct agent *a)
+{
+	(void)a;
+	return (int64_t)time(NULL);
+}
+
+int
+agent_config_check(struct conf *cfg, struct agent_config *c,
+    unsigned line)
+{
+	struct spiffe_td	 td;
+	const char		*slash, *aslash;
+	int			 n, rc = 0;
+
+	if (c->trust_domain == NULL || spiffe_td_parse(c->trust_domain,
+	    strlen(c->trust_domain), &td) != SPIFFE_OK) {
+		conf_error(cfg, line, "agent: trust_domain is not a valid "
+		    "trust domain");
+		rc = -1;
+	}
+	if (c->workload_key_type != 0) {
+		conf_error(cfg, line, "agent: workload_x509_svid_key_type "
+		    "\"rsa-2048\" is not supported by spirelet; use "
+		    "\"ec-p256\"");
+		rc = -1;
+	}
+	n = (c->trust_bundle_path != NULL && *c->trust_bundle_path) +
+	    (c->trust_bundle_url != NULL && *c->trust_bundle_url) +
+	    c->insecure_bootstrap;
+	if (n > 1) {
+		conf_error(cfg, line, "agent: only one of trust_bundle_path, "
+		    "trust_bundle_url and insecure_bootstrap may be set");
+		rc = -1;
+	}
+	if (c->trust_bundle_url != NULL && *c->trust_bundle_url) {
+		/* XXX: no HTTPS client yet; see doc/KNOWN_BUGS.md. */
+		conf_error(cfg, line, "agent: trust_bundle_url is not "
+		    "supported by spirelet yet; use trust_bundle_path");
+		rc = -1;
+	}
+	if (c->server_address != NULL && *c->server_address) {
+		if (n == 0) {
+			conf_error(cfg, line, "agent: one of trust_bundle_path,"
+			    " trust_bundle_url or insecure_bootstrap must be "
+			    "set");
+			rc = -1;
+		}
+	}
+	if (c->admin_socket_path != NULL && *c->admin_socket_path &&
+	    c->socket_path != NULL) {
+		slash = strrchr(c->socket_path, '/');
+		aslash = strrchr(c->admin_socket_path, '/');
+		if (slash != NULL && aslash != NULL && slash - c->socket_path ==
+		    aslash - c->admin_socket_path && strncmp(c->socket_path,
+		    c->admin_socket_path, (size_t)(slash - c->socket_path)) ==
+		    0) {
+			conf_error(cfg, line, "agent: admin_socket_path must "
+			    "not be in the directory of socket_path");
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* trust_bundle_path as PEM roots or a SPIFFE bundle document. */
+static int
+agent_boot_bundle(struct agent *a)
+{
+	const struct agent_config	*c = a->cfg;
+	struct pem_block		*blk;
+	FILE				*f;
+	char				*text, err[256];
+	size_t				 len, n, i;
+	int				 rc = -1;
+
+	if (c->trust_bundle_path == NULL || *c->trust_bundle_path == '\0')
+		return 0;
+	f = fopen(c->trust_bundle_path, "rb");
+	if (f == NULL) {
+		log_warn("agent", "cannot open trust_bundle_path %s",
+		    c->trust_bundle_path);
+		return -1;
+	}
+	text = mem_alloc(AGENT_BUNDLE_FILE_MAX + 1);
+	if (text == NULL) {
+		fclose(f);
+		return -1;
+	}
+	len = fread(text, 1, AGENT_BUNDLE_FILE_MAX + 1, f);
+	fclose(f);
+	if (len > AGENT_BUNDLE_FILE_MAX) {
+		log_warnx("agent", "%s: too large", c->trust_bundle_path);
+		goto out;
+	}
+	text[len] = '\0';
+	if (c->trust_bundle_format == 1) {
+		if (bundle_parse_spiffe(&a->boot_bundle, a->td, text, len, err,
+		    sizeof(err)) == -1) {
+			log_kv(LOG_LEVEL_ERROR, "agent", "trust bundle does "
+			    "not parse", "path", c->trust_bundle_path, "error",
+			    err, (const char *)NULL);
+			goto out;
+		}
+	} else {
+		if (pem_decode(text, len, PEM_LABEL_CERTIFICATE, &blk, &n) !=
+		    PEM_OK) {
+			log_kv(LOG_LEVEL_ERROR, "agent", "no certificate in "
+			    "the trust bundle", "path", c->trust_bundle_path,
+			    (const char *)NULL);
+			goto out;
+		}
+		if (bundle_init(&a->boot_bundle, a->td) == -1) {
+			pem_blocks_free(blk, n);
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			if (bundle_add_x509(&a->boot_bundle, blk[i].der,
+			    blk[i].len) == -1)
+				break;
+		pem_blocks_free(blk, n);
+		if (i != n) {
+			bundle_cleanup(&a->boot_bundle);
+			goto out;
+		}
+	}
+	a->has_boot_bundle = 1;
+	rc = 0;
+out:
+	mem_free(text);
+	return rc;
+}
+
+static int
+agent_listen(struct agent *a, struct rpc_server *srv, const char *path)
+{
+	struct rpc_listen_opts	 lo;
+	char			 addr[512];
+
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	memset(&lo, 0, sizeof(lo));
+	lo.addr = addr;
+	/* Any local process may ask; attestation decides what it gets. */
+	lo.mode = 0777;
+	lo.msg_max = (size_t)a->cfg->max_message_size;
+	return rpc_server_listen(srv, &lo) != NULL ? 0 : -1;
+}
 
 struct agent *
 agent_start(struct ev_loop *loop, struct worker *worker,
     const struct agent_config *cfg)
 {
 	struct store_config	 sc;
-	struct rpc_listen_opts	 lo;
+	struct spiffe_td	 td;
 	struct agent		*a;
 	enum store_err		 e;
-	char			 addr[512];
 
 	a = mem_calloc(1, sizeof(*a));
 	if (a == NULL) {
@@ -45,11 +205,27 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 		return NULL;
 	}
 	a->loop = loop;
+	a->worker = worker;
 	a->cfg = cfg;
+	a->csr_batch = AGENT_CSR_BATCH_MAX;
+	TAILQ_INIT(&a->subs);
+	ev_init(&a->timer, agent_timer_cb);
+	a->timer.data = a;
+	if (!reaper_init) {
+		ev_init(&reaper, agent_reap_cb);
+		reaper_init = 1;
+	}
+	if (spiffe_td_parse(cfg->trust_domain, strlen(cfg->trust_domain),
+	    &td) != SPIFFE_OK)
+		goto fail;
+	snprintf(a->td, sizeof(a->td), "%s", td.name);
+	a->keep_keys = cfg->plugin.key_manager == AGENT_KM_DISK;
 	memset(&sc, 0, sizeof(sc));
 	sc.path = cfg->data_dir;
 	sc.kind = "agent";
 	sc.schema = AGENT_SCHEMA;
+	sc.tables = cache_tables;
+	sc.ntables = CACHE_T_COUNT;
 	sc.map_size = (size_t)cfg->store_map_size;
 	e = store_open(&sc, &a->store);
 	if (e != STORE_OK) {
@@ -58,27 +234,177 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 		    (const char *)NULL);
 		goto fail;
 	}
+	if (cache_load(a) == -1)
+		goto fail;
 	a->api = rpc_server_new(loop);
-	if (a->api == NULL)
-		goto fail;
 	a->health = rpc_health_new();
-	if (a->health == NULL || rpc_health_register(a->health, a->api) == -1)
+	if (a->api == NULL || a->health == NULL ||
+	    rpc_health_register(a->health, a->api) == -1 ||
+	    workload_register(a) == -1)
 		goto fail;
-	snprintf(addr, sizeof(addr), "unix:%s", cfg->socket_path);
-	memset(&lo, 0, sizeof(lo));
-	lo.addr = addr;
-	/* Any local process may ask; attestation decides what it gets. */
-	lo.mode = 0777;
-	lo.msg_max = (size_t)cfg->max_message_size;
-	if (rpc_server_listen(a->api, &lo) == NULL)
+	if (cfg->server_address == NULL || *cfg->server_address == '\0') {
+		a->state = AGENT_IDLE;
+		a->ready = 1;
+		log_warnx("agent", "no server_address: serving the cache "
+		    "only");
+	} else {
+		if ((cfg->join_token == NULL || *cfg->join_token == '\0') &&
+		    cfg->plugin.node_attestor == AGENT_NA_NONE) {
+			log_error("agent", "a NodeAttestor plugin or a join "
+			    "token is required to reach the server");
+			goto fail;
+		}
+		if (agent_boot_bundle(a) == -1 || srvconn_init(a) == -1)
+			goto fail;
+		if (a->has_svid && a->svid.expires > agent_now(a) + 1 &&
+		    srvconn_set_identity(a) == 0) {
+			log_kv(LOG_LEVEL_INFO, "agent", "using the cached "
+			    "agent SVID", "spiffe_id", a->svid.id,
+			    (const char *)NULL);
+			a->state = AGENT_RUNNING;
+		} else
+			a->state = AGENT_ATTESTING;
+		if (!a->ready)
+			(void)!rpc_health_set(a->health, "",
+			    RPC_HEALTH_NOT_SERVING);
+		agent_schedule(a, 0);
+	}
+	if (agent_listen(a, a->api, cfg->socket_path) == -1)
 		goto fail;
+	a->servers_running = 1;
+	if (cfg->admin_socket_path != NULL && *cfg->admin_socket_path) {
+		a->admin = rpc_server_new(loop);
+		if (a->admin == NULL ||
+		    rpc_health_register(a->health, a->admin) == -1 ||
+		    agent_listen(a, a->admin, cfg->admin_socket_path) == -1)
+			goto fail;
+		a->servers_running++;
+	}
 	log_kv(LOG_LEVEL_INFO, "agent", "Workload API listening", "path",
-	    cfg->socket_path, "trust_domain", cfg->trust_domain,
-	    "data_dir", cfg->data_dir, (const char *)NULL);
+	    cfg->socket_path, "trust_domain", a->td, "data_dir",
+	    cfg->data_dir, (const char *)NULL);
 	return a;
 fail:
 	agent_free(a);
 	return NULL;
+}
+
+void
+agent_schedule(struct agent *a, double delay_ms)
+{
+	if (a->stopping || a->state == AGENT_STOPPED)
+		return;
+	ev_timer_stop(a->loop, &a->timer);
+	ev_timer_set(&a->timer, delay_ms > 0 ? delay_ms / 1000. : 0., 0.);
+	ev_timer_start(a->loop, &a->timer);
+}
+
+static void
+agent_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent	*a = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (a->stopping)
+		return;
+	if (a->state == AGENT_ATTESTING)
+		attest_start(a);
+	else if (a->state == AGENT_RUNNING)
+		sync_start(a);
+}
+
+void
+agent_set_ready(struct agent *a)
+{
+	if (a->ready)
+		return;
+	a->ready = 1;
+	(void)!rpc_health_set(a->health, "", RPC_HEALTH_SERVING);
+	workload_notify(a);
+}
+
+void
+agent_changed(struct agent *a)
+{
+	a->generation++;
+	workload_notify(a);
+}
+
+void
+agent_fatal(struct agent *a, const char *why)
+{
+	log_kv(LOG_LEVEL_ERROR, "agent", "agent cannot go on", "error", why,
+	    (const char *)NULL);
+	a->state = AGENT_STOPPED;
+	ev_timer_stop(a->loop, &a->timer);
+	if (a->cfg->fatal != NULL)
+		a->cfg->fatal(a->cfg->fatal_arg, 1);
+}
+
+struct agent_entry *
+agent_entry_find(const struct agent *a, const char *id)
+{
+	size_t	 lo = 0, hi = a->nentries, mid;
+	int	 c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(id, a->entries[mid]->id);
+		if (c == 0)
+			return a->entries[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct bundle *
+agent_find_bundle(const struct agent *a, const char *td)
+{
+	size_t	 i;
+
+	if (a->has_bundle && strcmp(td, a->td) == 0)
+		return &a->bundle;
+	for (i = 0; i < a->nfed; i++)
+		if (strcmp(a->fed[i].trust_domain, td) == 0)
+			return &a->fed[i];
+	return NULL;
+}
+
+/*
+ * Channels are freed from the loop, never inside a callback of one of
+ * their own calls (freeing cancels the calls left).
+ */
+void
+agent_release_channel(struct agent *a, struct rpc_channel *ch)
+{
+	if (ch == NULL)
+		return;
+	if (ndead == AGENT_DEAD_CHANNELS) {
+		log_warnx("agent", "too many channels to release");
+		return;
+	}
+	dead_channels[ndead++] = ch;
+	ev_timer_stop(a->loop, &reaper);
+	ev_timer_set(&reaper, 0., 0.);
+	ev_timer_start(a->loop, &reaper);
+}
+
+static void
+agent_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rpc_channel	*ch;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	while (ndead > 0) {
+		ch = dead_channels[--ndead];
+		rpc_channel_free(ch);
+	}
 }
 
 static void
@@ -86,6 +412,8 @@ agent_api_stopped(void *arg)
 {
 	struct agent	*a = arg;
 
+	if (--a->servers_running > 0)
+		return;
 	store_close(a->store);
 	a->store = NULL;
 	log_info("agent", "agent stopped");
@@ -97,17 +425,56 @@ agent_stop(struct agent *a, void (*done)(void *), void *arg)
 {
 	a->done = done;
 	a->done_arg = arg;
+	a->stopping = 1;
+	ev_timer_stop(a->loop, &a->timer);
+	attest_free(a);
+	sync_free(a);
+	srvconn_free(a);
+	agent_reap_cb(a->loop, &reaper, 0);
+	ev_timer_stop(a->loop, &reaper);
+	workload_stop(a);
 	(void)!rpc_health_set(a->health, "", RPC_HEALTH_NOT_SERVING);
+	if (a->admin != NULL)
+		rpc_server_stop(a->admin, agent_api_stopped, a);
 	rpc_server_stop(a->api, agent_api_stopped, a);
 }
 
 void
 agent_free(struct agent *a)
 {
+	size_t	 i;
+
 	if (a == NULL)
 		return;
+	a->stopping = 1;
+	ev_timer_stop(a->loop, &a->timer);
+	attest_free(a);
+	sync_free(a);
+	srvconn_free(a);
+	if (reaper_init) {
+		agent_reap_cb(a->loop, &reaper, 0);
+		ev_timer_stop(a->loop, &reaper);
+	}
+	workload_stop(a);
+	unixattest_free_all(a);
+	rpc_server_free(a->admin);
 	rpc_server_free(a->api);
 	rpc_health_free(a->health);
+	jwt_cache_clear(a);
 	store_close(a->store);
+	for (i = 0; i < a->nentries; i++)
+		entry_free(a->entries[i]);
+	mem_free(a->entries);
+	if (a->has_bundle)
+		bundle_cleanup(&a->bundle);
+	if (a->has_boot_bundle)
+		bundle_cleanup(&a->boot_bundle);
+	for (i = 0; i < a->nfed; i++)
+		bundle_cleanup(&a->fed[i]);
+	mem_free(a->fed);
+	if (a->has_svid) {
+		mem_free(a->svid.chain);
+		mem_free_wipe(a->svid.key, a->svid.key_len);
+	}
 	mem_free(a);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/plugins.h"
 #include "core/conf.h"
 
 struct ev_loop;
@@ -22,15 +23,40 @@ struct agent;
  */
 struct agent_config {
 	const char		*trust_domain;
+	const char		*server_address; /* NULL: cache only */
+	int64_t			 server_port;
+	const char		*trust_bundle_path;
+	int			 trust_bundle_format; /* 0 pem, 1 spiffe */
+	const char		*trust_bundle_url;
+	bool			 insecure_bootstrap;
+	const char		*join_token;
 	const char		*data_dir;
 	const char		*socket_path;	/* the Workload API */
+	const char		*admin_socket_path; /* NULL: none */
 	int			 log_level;	/* enum log_level */
 	int			 log_format;	/* enum log_format */
 	const char		*log_file;
+	int64_t			 sync_interval;	/* ms */
+	int64_t			 x509_svid_cache_max_size;
+	int			 workload_key_type; /* 0 ec-p256, 1 rsa-2048 */
 	int64_t			 store_map_size; /* bytes */
 	int64_t			 max_message_size; /* bytes, gRPC */
 	const struct hcl_item	*plugins;
+	struct agent_plugins	 plugin;	/* what plugins configured */
+	/*
+	 * Called when the agent must end the process (banned, or it cannot
+	 * attest): the caller stops everything and exits with status.
+	 */
+	void			(*fatal)(void *arg, int status);
+	void			*fatal_arg;
 };
+
+/*
+ * Checks what one option cannot (exactly one bootstrap source, the
+ * plugins a server connection needs), recording errors in cfg. 0 or -1.
+ */
+int		 agent_config_check(struct conf *, struct agent_config *,
+		    unsigned line) __attribute__((warn_unused_result));
 
 /* Opens the cache and starts serving. NULL when something failed. */
 struct agent	*agent_start(struct ev_loop *, struct worker *,

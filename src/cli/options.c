@@ -13,8 +13,6 @@
 #include "hal/key.h"
 
 static int	check_abs_path(const void *, char *, size_t);
-static int	check_plugins(struct options *, const struct hcl_item *,
-		    const char *);
 
 static const char *const log_levels[] = {
 	"DEBUG", "INFO", "WARN", "ERROR", NULL
@@ -114,10 +112,23 @@ static const struct conf_option server_opts[] = {
 	    .help = "the trust domain this server is the authority of" },
 };
 
+static const char *const bundle_formats[] = { "pem", "spiffe", NULL };
+static const char *const workload_key_types[] = {
+	"ec-p256", "rsa-2048", NULL
+};
+
 static const struct conf_option agent_opts[] = {
+	{ "admin_socket_path", CONF_OPT_STRING(struct agent_config,
+	    admin_socket_path), .check = check_abs_path,
+	    .help = "Unix socket of the admin API (health); default none" },
 	{ "data_dir", CONF_OPT_STRING(struct agent_config, data_dir),
 	    .def_str = "/var/lib/spirelet/agent",
 	    .help = "directory of the agent's cache" },
+	{ "insecure_bootstrap", CONF_OPT_BOOL(struct agent_config,
+	    insecure_bootstrap), .def = 0,
+	    .help = "trust the server at first contact without a bundle" },
+	{ "join_token", CONF_OPT_STRING(struct agent_config, join_token),
+	    .help = "join token to attest with (overrides the NodeAttestor)" },
 	{ "log_file", CONF_OPT_STRING(struct agent_config, log_file),
 	    .help = "file to log to (default: stderr)" },
 	{ "log_format", CONF_OPT_ENUM(struct agent_config, log_format,
@@ -132,6 +143,12 @@ static const struct conf_option agent_opts[] = {
 	    .help = "largest gRPC message in bytes (spirelet's own)" },
 	{ "plugins", CONF_OPT_NODE(struct agent_config, plugins),
 	    .help = "the agent's plugins, when one file holds both roles" },
+	{ "server_address", CONF_OPT_STRING(struct agent_config,
+	    server_address),
+	    .help = "address of the server (none: serve the cache only)" },
+	{ "server_port", CONF_OPT_INT(struct agent_config, server_port),
+	    .def = 8081, .min = 1, .max = 65535,
+	    .help = "port of the server" },
 	{ "socket_path", CONF_OPT_STRING(struct agent_config, socket_path),
 	    .def_str = "/tmp/spire-agent/public/api.sock",
 	    .check = check_abs_path,
@@ -140,9 +157,29 @@ static const struct conf_option agent_opts[] = {
 	    store_map_size), .def = 16 * 1024 * 1024,
 	    .min = 1024 * 1024, .max = (int64_t)1 << 40,
 	    .help = "bytes the cache may grow to (spirelet's own)" },
+	{ "sync_interval", CONF_OPT_DURATION(struct agent_config,
+	    sync_interval), .def = DURATION_SECONDS(5), .min = 100,
+	    .max = DURATION_HOURS(24),
+	    .help = "how often entries and bundles are synced" },
+	{ "trust_bundle_format", CONF_OPT_ENUM(struct agent_config,
+	    trust_bundle_format, bundle_formats), .def = 0,
+	    .help = "pem or spiffe" },
+	{ "trust_bundle_path", CONF_OPT_STRING(struct agent_config,
+	    trust_bundle_path),
+	    .help = "bootstrap bundle of the server's trust domain" },
+	{ "trust_bundle_url", CONF_OPT_STRING(struct agent_config,
+	    trust_bundle_url),
+	    .help = "HTTPS URL of the bootstrap bundle" },
 	{ "trust_domain", CONF_OPT_STRING(struct agent_config,
 	    trust_domain), .def_str = "example.org",
 	    .help = "the trust domain of the server" },
+	{ "workload_x509_svid_key_type", CONF_OPT_ENUM(struct agent_config,
+	    workload_key_type, workload_key_types), .def = 0,
+	    .help = "key type of workload X509-SVIDs (ec-p256)" },
+	{ "x509_svid_cache_max_size", CONF_OPT_INT(struct agent_config,
+	    x509_svid_cache_max_size), .def = 1000, .min = 1,
+	    .max = AGENT_ENTRIES_MAX,
+	    .help = "workload X509-SVIDs kept at most" },
 };
 
 static const struct conf_table server_table =
@@ -184,37 +221,6 @@ static const struct conf_table top_server =
     CONF_TABLE("file", top_server_opts);
 static const struct conf_table top_agent =
     CONF_TABLE("file", top_agent_opts);
-
-/*
- * The agent's plugins: none built in yet, so SPIRE's DataStore is
- * refused with a reason and anything else as unknown. The server's
- * registry is in server/plugins.c.
- */
-static int
-check_plugins(struct options *o, const struct hcl_item *item,
-    const char *role)
-{
-	struct conf_plugin	*p;
-	size_t			 i, n;
-	int			 rc;
-
-	if (item == NULL)
-		return 0;
-	rc = conf_plugins(o->cfg, item->value, &p, &n);
-	for (i = 0; i < n; i++) {
-		if (strcmp(p[i].kind, "DataStore") == 0)
-			conf_error(o->cfg, p[i].line, "DataStore \"%s\": "
-			    "spirelet's datastore is built in (LMDB under "
-			    "data_dir); remove the DataStore block",
-			    p[i].name);
-		else
-			conf_error(o->cfg, p[i].line, "%s \"%s\": no such "
-			    "%s plugin in spirelet", p[i].kind, p[i].name,
-			    role);
-		rc = -1;
-	}
-	return rc;
-}
 
 int
 options_load(struct options *o, const char *path, bool expand_env,
@@ -259,7 +265,9 @@ options_load(struct options *o, const char *path, bool expand_env,
 	    &o->server.plug) == -1)
 		rc = -1;
 	if (roles & OPTIONS_AGENT &&
-	    check_plugins(o, o->agent.plugins, "agent") == -1)
+	    (agent_plugins_load(o->cfg, o->agent.plugins,
+	    &o->agent.plugin) == -1 ||
+	    agent_config_check(o->cfg, &o->agent, 0) == -1))
 		rc = -1;
 	if (rc == -1 || conf_error_count(o->cfg) > 0) {
 		conf_print_errors(o->cfg, f);

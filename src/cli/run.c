@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "cli/flags.h"
 #include "cli/options.h"
 #include "core/evloop.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/worker.h"
@@ -35,6 +38,8 @@ struct run_flags {
 	const char	*trust_domain;
 	const char	*bind_address;
 	long		 server_port;
+	const char	*join_token;
+	const char	*server_address;
 };
 
 struct daemon {
@@ -47,6 +52,7 @@ struct daemon {
 	ev_signal	 sighup;
 	int		 stopping;
 	int		 running;	/* roles not yet stopped */
+	int		 status;	/* exit status */
 };
 
 static int	run_main(int, char *[], unsigned);
@@ -56,6 +62,9 @@ static int	run_logging(const struct options *);
 static void	run_role_stopped(void *);
 static void	run_stop_cb(struct ev_loop *, ev_signal *, int);
 static void	run_hup_cb(struct ev_loop *, ev_signal *, int);
+static void	run_stop(struct daemon *, const char *why);
+static void	run_fatal(void *, int);
+static void	run_raise_nofile(void);
 
 static void
 run_role_stopped(void *arg)
@@ -64,6 +73,21 @@ run_role_stopped(void *arg)
 
 	if (--d->running == 0)
 		ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
+run_stop(struct daemon *d, const char *why)
+{
+	d->stopping = 1;
+	log_kv(LOG_LEVEL_INFO, NULL, "stopping", "signal", why,
+	    (const char *)NULL);
+	/* Each stop may finish at once and call run_role_stopped. */
+	d->running = (d->server != NULL) + (d->agent != NULL) + 1;
+	if (d->agent != NULL)
+		agent_stop(d->agent, run_role_stopped, d);
+	if (d->server != NULL)
+		server_stop(d->server, run_role_stopped, d);
+	run_role_stopped(d);
 }
 
 static void
@@ -76,16 +100,37 @@ run_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		    "signal", strsignal(w->signum), (const char *)NULL);
 		exit(1);
 	}
-	d->stopping = 1;
-	log_kv(LOG_LEVEL_INFO, NULL, "stopping", "signal",
-	    strsignal(w->signum), (const char *)NULL);
-	/* Each stop may finish at once and call run_role_stopped. */
-	d->running = (d->server != NULL) + (d->agent != NULL) + 1;
-	if (d->agent != NULL)
-		agent_stop(d->agent, run_role_stopped, d);
-	if (d->server != NULL)
-		server_stop(d->server, run_role_stopped, d);
-	run_role_stopped(d);
+	run_stop(d, strsignal(w->signum));
+}
+
+/*
+ * Each Workload API caller holds a socket and a pidfd: let the process
+ * have as many descriptors as its hard limit allows (capped), since a
+ * soft limit of 1024 would refuse callers long before RPC_CONNS_MAX.
+ */
+static void
+run_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur >= 4 * RPC_CONNS_MAX)
+		return;
+	rl.rlim_cur = rl.rlim_max < 4 * RPC_CONNS_MAX ? rl.rlim_max :
+	    4 * RPC_CONNS_MAX;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* A role cannot go on (the agent was banned...): stop, exit status. */
+static void
+run_fatal(void *arg, int status)
+{
+	struct daemon	*d = arg;
+
+	d->status = status;
+	if (!d->stopping)
+		run_stop(d, "fatal error");
 }
 
 static void
@@ -135,13 +180,19 @@ run_apply_flags(struct options *o, const struct run_flags *fl,
 		    fl->trust_domain;
 	if (fl->bind_address != NULL)
 		o->server.bind_address = fl->bind_address;
+	if (fl->join_token != NULL)
+		o->agent.join_token = fl->join_token;
+	if (fl->server_address != NULL)
+		o->agent.server_address = fl->server_address;
 	if (fl->server_port != -1) {
-		if (fl->server_port < 0 || fl->server_port > 65535) {
+		if (fl->server_port < 1 || fl->server_port > 65535) {
 			fprintf(stderr, "invalid -serverPort %ld\n",
 			    fl->server_port);
 			return -1;
 		}
+		/* The server listens on it; the agent connects to it. */
 		o->server.bind_port = fl->server_port;
+		o->agent.server_port = fl->server_port;
 	}
 	return 0;
 }
@@ -199,12 +250,16 @@ run_main(int argc, char *argv[], unsigned roles)
 		    "directory to store runtime data in" },
 		{ "expandEnv", FLAG_BOOL, &fl.expand_env,
 		    "expand environment variables in the configuration" },
+		{ "joinToken", FLAG_STRING, &fl.join_token,
+		    "agent: join token to attest with" },
 		{ "logFile", FLAG_STRING, &fl.log_file, "file to log to" },
 		{ "logFormat", FLAG_STRING, &fl.log_format, "text or json" },
 		{ "logLevel", FLAG_STRING, &fl.log_level,
 		    "DEBUG, INFO, WARN or ERROR" },
+		{ "serverAddress", FLAG_STRING, &fl.server_address,
+		    "agent: address of the server" },
 		{ "serverPort", FLAG_INT, &fl.server_port,
-		    "port the server API listens on" },
+		    "port the server API listens on (agent: connects to)" },
 		{ "socketPath", FLAG_STRING, &fl.socket_path,
 		    "path of the API's Unix socket" },
 		{ "trustDomain", FLAG_STRING, &fl.trust_domain,
@@ -234,6 +289,7 @@ run_main(int argc, char *argv[], unsigned roles)
 
 	memset(&d, 0, sizeof(d));
 	signal(SIGPIPE, SIG_IGN);
+	run_raise_nofile();
 	d.loop = evloop_init();
 	if (d.loop == NULL) {
 		log_error(NULL, "libev found no usable event backend");
@@ -248,6 +304,8 @@ run_main(int argc, char *argv[], unsigned roles)
 			goto out;
 	}
 	if (roles & OPTIONS_AGENT) {
+		o.agent.fatal = run_fatal;
+		o.agent.fatal_arg = &d;
 		d.agent = agent_start(d.loop, d.worker, &o.agent);
 		if (d.agent == NULL)
 			goto out;
@@ -263,7 +321,7 @@ run_main(int argc, char *argv[], unsigned roles)
 	    "roles", roles == OPTIONS_BOTH ? "server,agent" :
 	    roles == OPTIONS_SERVER ? "server" : "agent", (const char *)NULL);
 	ev_run(d.loop, 0);
-	status = 0;
+	status = d.status;
 	log_info(NULL, "stopped");
 out:
 	if (d.loop != NULL) {

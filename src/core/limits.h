@@ -26,6 +26,9 @@
 #define RPC_MSG_MAX_DEFAULT	(4 * 1024 * 1024) /* bytes; SPIRE's limit */
 #define RPC_STREAMS_MAX		128	/* concurrent streams a connection */
 #define RPC_CONNS_MAX		1024	/* connections a listener keeps */
+#define RPC_LISTEN_BACKLOG	1024	/* connections waiting for accept; the
+					 * kernel caps it at somaxconn, as Go's
+					 * listeners ask for */
 #define RPC_SOCK_OUT_MAX	(256 * 1024) /* framed bytes queued to a sock */
 #define RPC_STREAM_OUT_MAX	(1024 * 1024) /* message bytes queued a stream;
 					 * one message is always let in */
@@ -103,6 +106,28 @@
 					 * -file or -path input */
 #define CLI_WATCH_BACKOFF_MAX_SEC 30	/* api watch retry, as go-spiffe's
 					 * linear backoff: 1 s, 2 s, ... 30 s */
+
+/* Agent. */
+#define AGENT_ENTRIES_MAX	65536	/* registration entries cached */
+#define AGENT_ENTRY_SELECTORS_MAX 64	/* selectors of one entry */
+#define AGENT_ENTRY_FEDERATES_MAX 64	/* federates_with of one entry */
+#define AGENT_WORKLOAD_SELECTORS_MAX 1024 /* selectors of one caller */
+#define AGENT_BUNDLES_MAX	256	/* federated bundles cached */
+#define AGENT_CSR_BATCH_MAX	500	/* CSRs in one BatchNewX509SVID, as
+					 * SPIRE; halved on each failure */
+#define AGENT_SUBSCRIBERS_MAX	4096	/* open Workload API streams */
+#define AGENT_JWT_CACHE_MAX	1000	/* JWT-SVIDs cached, SPIRE's default */
+#define AGENT_JWT_AUD_MAX	32	/* audiences in one JWT request */
+#define AGENT_HASH_CACHE_MAX	64	/* workload binaries' sha256 kept */
+#define AGENT_PROC_FILE_MAX	(64 * 1024) /* bytes read of a /proc file */
+#define AGENT_RPC_TIMEOUT_SEC	30	/* each call to the server, SPIRE's */
+#define AGENT_ATTEST_RETRY_MS	5000	/* first delay after attestation
+					 * failed, SPIRE's bootstrap backoff */
+#define AGENT_SYNC_BACKOFF_MAX_MS (8 * 60 * 1000) /* SPIRE's cap; also at
+					 * most 48 sync intervals */
+#define AGENT_BUNDLE_FILE_MAX	(1024 * 1024) /* bytes of a trust bundle file */
+#define AGENT_RESPONSE_MAX	(4 * 1024 * 1024) /* bytes of one Workload API
+					 * response */
 
 /* Worker thread. */
 #define WORKER_QUEUE_MAX	256	/* jobs waiting for the worker */

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "rpc/transport.h"
@@ -82,6 +84,22 @@ plain_shutdown(struct transport *t)
 	(void)t;
 }
 
+#ifdef SYS_pidfd_open
+static int
+transport_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+#else
+static int
+transport_pidfd_open(pid_t pid)
+{
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+}
+#endif
+
 static void
 plain_free(struct transport *t)
 {
@@ -89,6 +107,8 @@ plain_free(struct transport *t)
 		return;
 	if (t->fd != -1)
 		close(t->fd);
+	if (t->peer.has_pidfd)
+		close(t->peer.pidfd);
 	mem_free(t->peer.spiffe_id);
 	mem_free(t);
 }
@@ -102,7 +122,7 @@ transport_peer_name(struct transport *t, int is_unix)
 	struct ucred		 cred;
 	socklen_t		 cl = sizeof(cred);
 	const void		*a;
-	int			 port;
+	int			 port, fd;
 
 	if (is_unix) {
 		snprintf(t->peer.addr, sizeof(t->peer.addr), "unix");
@@ -112,6 +132,11 @@ transport_peer_name(struct transport *t, int is_unix)
 			t->peer.pid = cred.pid;
 			t->peer.uid = cred.uid;
 			t->peer.gid = cred.gid;
+			fd = cred.pid > 0 ? transport_pidfd_open(cred.pid) : -1;
+			if (fd != -1) {
+				t->peer.has_pidfd = 1;
+				t->peer.pidfd = fd;
+			}
 		}
 		return;
 	}
@@ -283,7 +308,7 @@ transport_listen_unix(const struct transport_addr *a, int mode)
 		log_warn("rpc", "chmod %s", a->path);
 		goto fail;
 	}
-	if (listen(fd, 128) == -1) {
+	if (listen(fd, RPC_LISTEN_BACKLOG) == -1) {
 		log_warn("rpc", "listen %s", a->path);
 		goto fail;
 	}
@@ -321,7 +346,7 @@ transport_listen_tcp(const struct transport_addr *a)
 		log_warn("rpc", "bind %s:%s", a->host, a->port);
 		goto fail;
 	}
-	if (listen(fd, 128) == -1) {
+	if (listen(fd, RPC_LISTEN_BACKLOG) == -1) {
 		log_warn("rpc", "listen %s:%s", a->host, a->port);
 		goto fail;
 	}

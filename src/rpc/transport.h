@@ -43,6 +43,13 @@ struct transport_peer {
 	uid_t		 uid;
 	gid_t		 gid;
 	/*
+	 * A pidfd of that process opened right after accept (Linux 5.3+):
+	 * it stays bound to that process, so a check through it after the
+	 * pid was reused by another process fails. Owned by the transport.
+	 */
+	int		 has_pidfd;
+	int		 pidfd;
+	/*
 	 * TLS: the peer's certificate chain as sent, leaf first, each DER
 	 * (owned by the transport), and the leaf's single URI SAN once the
 	 * chain verified against the trust bundle; NULL/0 when the peer

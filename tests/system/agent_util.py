@@ -1,0 +1,207 @@
+"""Helpers for the agent's system tests: spirelet's agent in front of a
+server, and the server side as one fixture with a small interface
+(port, trust_domain, bundle_pem(), token(), entry_create(), entry_delete(),
+stop(), start()) that a real spire-server provides today and a spirelet
+server can provide later (see `server` below).
+"""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import wait_for
+from spire import SpireServer, run
+
+TD = "example.org"
+# The server's entry cache reloads this often, so entries made with the
+# CLI reach agents within a sync or two instead of five seconds.
+FAST_SERVER = 'experimental { cache_reload_interval = "200ms" }'
+
+
+def x509pop_plugin(ca_path):
+    return ('NodeAttestor "x509pop" { plugin_data { ca_bundle_path = "%s" '
+            '} }' % ca_path)
+
+
+class RealServer:
+    """A real spire-server v1.13.3 behind the fixture interface."""
+
+    def __init__(self, spire, procs, workdir, sockdir, plugins="",
+                 x509_ttl="1h", ca_ttl="24h", name="spire-server"):
+        self.spire = spire
+        self.srv = SpireServer(spire, procs, workdir, sockdir,
+                               plugins=plugins, server_extra=FAST_SERVER,
+                               x509_ttl=x509_ttl, ca_ttl=ca_ttl, name=name)
+        self.port = self.srv.port
+        self.trust_domain = self.srv.trust_domain
+        self.kind = "spire"
+
+    def start(self):
+        self.srv.start()
+        return self
+
+    def stop(self):
+        if self.srv.proc is not None:
+            self.srv.proc.stop()
+
+    def cli(self, *args, check=True):
+        return self.srv.cli(*args, check=check)
+
+    def bundle_pem(self):
+        return self.srv.bundle_pem()
+
+    def token(self, spiffe_id=None, ttl=600):
+        return self.srv.token(spiffe_id, ttl)
+
+    def entry_create(self, parent, spiffe_id, selectors, *extra):
+        return self.srv.entry_create(parent, spiffe_id, selectors, *extra)
+
+    def entry_delete(self, entry_id):
+        self.cli("entry", "delete", "-entryID", entry_id)
+
+    def agent_ban(self, spiffe_id):
+        self.cli("agent", "ban", "-spiffeID", spiffe_id)
+
+
+def make_server(kind, spire, procs, workdir, sockdir, **kw):
+    """The server side of a test. Only "spire" exists today; a spirelet
+    server (tests/system/server_util.py on the server branch) plugs in
+    here with the same methods."""
+    if kind == "spire":
+        return RealServer(spire, procs, workdir, sockdir, **kw)
+    pytest.skip("server kind %s not available on this branch" % kind)
+
+
+class Agent:
+    """spirelet's agent attesting to a server fixture."""
+
+    def __init__(self, spirelet, spire, procs, workdir, sockdir, server,
+                 join_token=None, plugins=None, extra="", name="agent",
+                 sync="500ms", unix='WorkloadAttestor "unix" '
+                 '{ plugin_data {} }', key_manager='KeyManager "disk" '
+                 '{ plugin_data {} }'):
+        self.spirelet = spirelet
+        self.spire = spire
+        self.procs = procs
+        self.dir = str(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.socket = os.path.join(sockdir, name + ".sock")
+        # Workloads of other users reach the socket too.
+        os.chmod(sockdir, 0o755)
+        self.name = name
+        self.server = server
+        self.bundle = os.path.join(self.dir, "bootstrap.pem")
+        with open(self.bundle, "w") as f:
+            f.write(server.bundle_pem())
+        if plugins is None:
+            plugins = 'NodeAttestor "join_token" { plugin_data {} }'
+        self.conf = os.path.join(self.dir, "agent.conf")
+        with open(self.conf, "w") as f:
+            f.write("""agent {
+    data_dir = "%(dir)s/data"
+    log_level = "DEBUG"
+    server_address = "127.0.0.1"
+    server_port = "%(port)d"
+    socket_path = "%(sock)s"
+    trust_bundle_path = "%(bundle)s"
+    trust_domain = "%(td)s"
+    sync_interval = "%(sync)s"
+    %(token)s
+    %(extra)s
+}
+plugins {
+    %(plugins)s
+    %(km)s
+    %(unix)s
+}
+""" % {"dir": self.dir, "port": server.port, "sock": self.socket,
+                "bundle": self.bundle, "td": server.trust_domain,
+                "sync": sync, "extra": extra, "plugins": plugins,
+                "km": key_manager, "unix": unix,
+                "token": ('join_token = "%s"' % join_token)
+                if join_token else ""})
+        self.proc = None
+
+    def start(self, wait=True):
+        self.proc = self.procs([self.spirelet, "agent", "run", "-config",
+                                self.conf], name=self.name)
+        if wait:
+            wait_for(self.healthy, 30, "spirelet agent healthy", self.proc)
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            return self.proc.stop()
+
+    def log(self):
+        return self.proc.output() if self.proc else ""
+
+    def healthy(self):
+        return run([self.spire.agent, "healthcheck", "-socketPath",
+                    self.socket], check=False).returncode == 0
+
+    def fetch_x509(self, outdir=None, check=False, timeout=5, user=None):
+        argv = [self.spire.agent, "api", "fetch", "x509", "-socketPath",
+                self.socket, "-timeout", "%ds" % timeout]
+        if outdir is not None:
+            os.makedirs(str(outdir), exist_ok=True)
+            argv += ["-write", str(outdir)]
+        if user is not None:
+            argv = as_user(user) + argv
+        return run(argv, check=check, timeout=timeout + 10)
+
+    def fetch_jwt(self, audience, check=False, user=None):
+        argv = [self.spire.agent, "api", "fetch", "jwt", "-socketPath",
+                self.socket, "-audience", audience]
+        if user is not None:
+            argv = as_user(user) + argv
+        return run(argv, check=check)
+
+    def ids(self, user=None):
+        """The SPIFFE IDs spire-agent api fetch x509 reports now."""
+        r = self.fetch_x509(user=user)
+        if r.returncode != 0:
+            return []
+        return re.findall(r"SPIFFE ID:\s+(\S+)", r.stdout)
+
+    def wait_ids(self, want, timeout=20, user=None):
+        got = []
+
+        def ok():
+            got[:] = self.ids(user=user)
+            return sorted(got) == sorted(want)
+        try:
+            wait_for(ok, timeout, "SVIDs %s" % want, self.proc)
+        except AssertionError:
+            raise AssertionError("wanted %s, have %s\n%s" % (
+                want, got, self.log()[-4000:]))
+
+
+def as_user(uid):
+    """argv prefix running a command as uid (the tests run as root)."""
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+            "--clear-groups"]
+
+
+def openssl(*args, cwd=None, check=True, timeout=30):
+    r = subprocess.run(["openssl", *args], capture_output=True, text=True,
+                       cwd=cwd, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError("openssl %s: %s" % (" ".join(args), r.stderr))
+    return r
+
+
+def cert_serial(path):
+    return openssl("x509", "-in", str(path), "-noout", "-serial").stdout
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)

@@ -1,0 +1,175 @@
+"""spirelet's agent against a real spire-server v1.13.3: join token and
+x509pop attestation, entries made with the real CLI reaching workloads
+through the real spire-agent CLI, rotations with short TTLs, a server
+outage, a restart while the server is down, and deleted entries.
+
+The server side is the `server` fixture (agent_util.make_server), so the
+same tests can run against a spirelet server once it exists.
+"""
+import os
+import re
+import time
+
+import pytest
+
+from agent_util import (TD, Agent, as_user, cert_serial, make_server,
+                        openssl, wait_until, x509pop_plugin)
+from conftest import wait_for
+from spire import run, sockdir, spire  # noqa: F401 (fixtures)
+
+SERVER_KINDS = ["spire"]
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server_kind(request):
+    return request.param
+
+
+def test_join_token_entries_x509_and_jwt(spirelet, spire, procs, sockdir,
+                                         tmp_path, server_kind):
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv",
+                      sockdir).start()
+    token = srv.token("spiffe://%s/edge" % TD)
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  join_token=token).start()
+    assert "node attestation was successful" in agent.log()
+    srv.entry_create("spiffe://%s/edge" % TD, "spiffe://%s/app" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    agent.wait_ids(["spiffe://%s/app" % TD])
+
+    out = tmp_path / "out"
+    r = agent.fetch_x509(out, check=True)
+    assert "Writing SVID #0" in r.stdout
+    # The chain verifies to the server's bundle, with the key that came.
+    openssl("verify", "-CAfile", str(out / "bundle.0.pem"),
+            str(out / "svid.0.pem"))
+    pub1 = openssl("x509", "-in", str(out / "svid.0.pem"), "-noout",
+                   "-pubkey").stdout
+    pub2 = openssl("pkey", "-in", str(out / "svid.0.key"), "-pubout").stdout
+    assert pub1 == pub2
+    with open(out / "bundle.0.pem") as f:
+        assert f.read().strip() == srv.bundle_pem().strip()
+
+    r = agent.fetch_jwt("test-audience", check=True)
+    tok = re.search(r"(eyJ\S+)", r.stdout).group(1)
+    # Cached until half its life: the same token again.
+    r2 = agent.fetch_jwt("test-audience", check=True)
+    assert tok in r2.stdout
+    r = run([spire.agent, "api", "validate", "jwt", "-socketPath",
+             agent.socket, "-audience", "test-audience", "-svid", tok])
+    assert "SVID is valid." in r.stdout
+    assert '"aud":["test-audience"]' in r.stdout
+    r = run([spire.agent, "api", "validate", "jwt", "-socketPath",
+             agent.socket, "-audience", "other", "-svid", tok],
+            check=False)
+    assert r.returncode != 0
+
+    # A workload no entry selects gets no identity.
+    r = agent.fetch_x509(user=65534, timeout=2)
+    assert r.returncode != 0
+    assert "no identity issued" in r.stderr + r.stdout
+
+    # The agent shows up in the server's list, attested by join token.
+    r = srv.cli("agent", "list")
+    assert "join_token" in r.stdout
+
+
+def make_device_pki(d):
+    """A CA and a device certificate (EC P-256) for x509pop."""
+    d.mkdir()
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+            "ca.key", cwd=d)
+    openssl("req", "-x509", "-new", "-key", "ca.key", "-subj",
+            "/CN=device CA", "-days", "2", "-out", "ca.pem",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-out", "dev.key", cwd=d)
+    openssl("req", "-new", "-key", "dev.key", "-subj", "/CN=device-1",
+            "-out", "dev.csr", cwd=d)
+    with open(d / "ext.cnf", "w") as f:
+        f.write("keyUsage=critical,digitalSignature\n"
+                "basicConstraints=critical,CA:FALSE\n")
+    openssl("x509", "-req", "-in", "dev.csr", "-CA", "ca.pem", "-CAkey",
+            "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
+            "ext.cnf", "-out", "dev.pem", cwd=d)
+    fp = openssl("x509", "-in", "dev.pem", "-noout", "-fingerprint",
+                 "-sha1", cwd=d).stdout
+    sha1 = fp.split("=", 1)[1].strip().replace(":", "").lower()
+    return d, sha1
+
+
+def test_x509pop_attestation(spirelet, spire, procs, sockdir, tmp_path,
+                             server_kind):
+    pki, sha1 = make_device_pki(tmp_path / "pki")
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv", sockdir,
+                      plugins=x509pop_plugin(pki / "ca.pem")).start()
+    plugins = ('NodeAttestor "x509pop" { plugin_data { '
+               'private_key_path = "%s" certificate_path = "%s" } }'
+               % (pki / "dev.key", pki / "dev.pem"))
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  plugins=plugins).start()
+    agent_id = "spiffe://%s/spire/agent/x509pop/%s" % (TD, sha1)
+    assert agent_id in agent.log()
+    assert "reattestable=true" in agent.log()
+    srv.entry_create(agent_id, "spiffe://%s/pop-app" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    agent.wait_ids(["spiffe://%s/pop-app" % TD])
+    # The server's node selectors come from the certificate.
+    r = srv.cli("agent", "show", "-spiffeID", agent_id)
+    assert "x509pop:subject:cn:device-1" in r.stdout
+
+
+def test_rotation_outage_restart_and_deletion(spirelet, spire, procs,
+                                              sockdir, tmp_path,
+                                              server_kind):
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv",
+                      sockdir).start()
+    token = srv.token("spiffe://%s/edge" % TD)
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  join_token=token).start()
+    eid = srv.entry_create("spiffe://%s/edge" % TD,
+                           "spiffe://%s/short" % TD,
+                           ["unix:uid:%d" % os.getuid()],
+                           "-x509SVIDTTL", "14")
+    agent.wait_ids(["spiffe://%s/short" % TD])
+
+    # Short TTLs: several rotations are seen by a workload.
+    serials = set()
+    out = tmp_path / "rot"
+
+    def rotated():
+        if agent.fetch_x509(out).returncode == 0:
+            serials.add(cert_serial(out / "svid.0.pem"))
+        return len(serials) >= 3
+    wait_until(rotated, 25, "three X509-SVID rotations")
+
+    # The server stops for longer than a sync: the agent keeps serving.
+    srv.stop()
+    time.sleep(1.5)
+    assert agent.ids() == ["spiffe://%s/short" % TD]
+
+    # The agent restarts while the server is down: the cache serves at
+    # once, without attesting again (the join token is spent anyway).
+    assert agent.stop() == 0
+    agent.start()
+    assert agent.ids() == ["spiffe://%s/short" % TD]
+    log = agent.log()
+    assert "using the cached agent SVID" in log
+    assert "attesting" not in log
+
+    # The server is back; an entry deleted there vanishes.
+    srv.start()
+    eid2 = srv.entry_create("spiffe://%s/edge" % TD,
+                            "spiffe://%s/second" % TD,
+                            ["unix:uid:%d" % os.getuid()])
+    agent.wait_ids(["spiffe://%s/short" % TD, "spiffe://%s/second" % TD])
+    srv.entry_delete(eid)
+    agent.wait_ids(["spiffe://%s/second" % TD])
+    srv.entry_delete(eid2)
+
+    def gone():
+        r = agent.fetch_x509(timeout=2)
+        return r.returncode != 0 and "no identity issued" in (
+            r.stderr + r.stdout)
+    wait_until(gone, 20, "no identity once every entry is deleted")
