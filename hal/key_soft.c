@@ -240,3 +240,9 @@ soft_free(struct key *key)
 	wc_ecc_free(&k->ecc);
 	mem_free_wipe(k, sizeof(*k));
 }
+
+void
+key_soft_trim(void)
+{
+	wc_ecc_fp_free();
+}
