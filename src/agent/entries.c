@@ -199,7 +199,8 @@ entries_diff(struct agent_entry *const *cached, size_t n,
 		    revs[i].created_at))
 			v[k++] = revs[i].id;
 	}
-	qsort(v, k, sizeof(*v), strp_cmp);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), strp_cmp);
 	/* A server repeating an ID gets it asked for once. */
 	u = k > 0 ? 1 : 0;
 	for (i = 1; i < k; i++)

@@ -1295,6 +1295,7 @@ sync_end(struct sync_run *r, int ok)
 	double		 delay, base = (double)a->cfg->sync_interval;
 	int64_t		 next, now;
 	size_t		 i;
+	int		 more = r->more_svids;
 
 	sync_detach(r);
 	/*
@@ -1321,7 +1322,7 @@ sync_end(struct sync_run *r, int ok)
 			next = a->entries[i]->svid_rotate_at;
 	if (next != INT64_MAX && ok && (double)(next - now) * 1000. < delay)
 		delay = next <= now ? 0 : (double)(next - now) * 1000.;
-	if (r->more_svids && ok)
+	if (more && ok)
 		delay = 0;
 	agent_schedule(a, delay);
 }
