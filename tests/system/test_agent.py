@@ -173,3 +173,65 @@ def test_rotation_outage_restart_and_deletion(spirelet, spire, procs,
         return r.returncode != 0 and "no identity issued" in (
             r.stderr + r.stdout)
     wait_until(gone, 20, "no identity once every entry is deleted")
+
+
+def test_banned_agent_stops(spirelet, spire, procs, sockdir, tmp_path,
+                            server_kind):
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv",
+                      sockdir).start()
+    token = srv.token()
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  join_token=token).start()
+    agent_id = "spiffe://%s/spire/agent/join_token/%s" % (TD, token)
+    srv.agent_ban(agent_id)
+    # PermissionDenied with AGENT_BANNED: it stops, and says why.
+    agent.proc.wait(timeout=20)
+    assert agent.proc.p.returncode == 1
+    assert "agent is banned" in agent.log()
+
+
+def test_evicted_x509pop_agent_attests_again(spirelet, spire, procs,
+                                             sockdir, tmp_path,
+                                             server_kind):
+    pki, sha1 = make_device_pki(tmp_path / "pki")
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv", sockdir,
+                      plugins=x509pop_plugin(pki / "ca.pem")).start()
+    plugins = ('NodeAttestor "x509pop" { plugin_data { '
+               'private_key_path = "%s" certificate_path = "%s" } }'
+               % (pki / "dev.key", pki / "dev.pem"))
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  plugins=plugins).start()
+    agent_id = "spiffe://%s/spire/agent/x509pop/%s" % (TD, sha1)
+    srv.entry_create(agent_id, "spiffe://%s/pop" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    agent.wait_ids(["spiffe://%s/pop" % TD])
+    srv.cli("agent", "evict", "-spiffeID", agent_id)
+    wait_for(lambda: agent.log().count("node attestation was successful")
+             >= 2, 30, "the agent attesting again", agent.proc)
+    assert "attest again" in agent.log()
+    agent.wait_ids(["spiffe://%s/pop" % TD])
+    assert agent.proc.alive()
+
+
+@pytest.mark.parametrize("body,want", [
+    ('agent { server_address = "127.0.0.1" }\n'
+     'plugins { NodeAttestor "join_token" { plugin_data {} } }',
+     "one of trust_bundle_path"),
+    ('agent { trust_bundle_path = "/x" insecure_bootstrap = true }',
+     "only one of trust_bundle_path"),
+    ('agent {}\nplugins {\n  NodeAttestor "k8s_psat" { plugin_data {} }\n}',
+     ":3: NodeAttestor \"k8s_psat\": no such agent plugin"),
+    ('agent {}\nplugins {\n  WorkloadAttestor "unix" { plugin_data {\n'
+     '    discover_path = true } }\n}', ":4:"),
+    ('agent {}\nplugins {\n  NodeAttestor "x509pop" { plugin_data {} }\n}',
+     "private_key_path"),
+    ('agent { workload_x509_svid_key_type = "rsa-2048" }', "rsa-2048"),
+    ('agent { trust_bundle_url = "https://x/b" }', "trust_bundle_url"),
+])
+def test_agent_config_errors(spirelet, tmp_path, body, want):
+    conf = tmp_path / "agent.conf"
+    conf.write_text(body + "\n")
+    r = run([spirelet, "agent", "validate", "-config", str(conf)],
+            check=False)
+    assert r.returncode == 1
+    assert want in r.stderr, r.stderr
