@@ -7,6 +7,7 @@ build="build-essential autoconf automake libtool pkg-config
 	libwolfssl-dev libev-dev libnghttp2-dev liblmdb-dev libtss2-dev
 	libjansson-dev nanopb libnanopb-dev protobuf-compiler"
 tests="libcmocka-dev clang libclang-rt-14-dev openssl lmdb-utils python3
+	postgresql python3-jwt
 	python3-pytest python3-grpcio python3-grpc-tools python3-protobuf
 	nghttp2-client procps swtpm swtpm-tools tpm2-tools
 	python3-cryptography postgresql python3-pip"

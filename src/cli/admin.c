@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,18 @@
 #include "core/mem.h"
 
 static const char	*admin_spiffe_reason(enum spiffe_err);
+
+const char *
+admin_strerror(int e)
+{
+	static char	buf[128];
+
+	/* Go's errno texts are glibc's with a lower-case first letter. */
+	snprintf(buf, sizeof(buf), "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && (buf[1] < 'A' || buf[1] > 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
 
 int
 admin_parse(struct admin_cmd *c, const struct flag *flags, int argc,
@@ -46,7 +59,7 @@ admin_parse(struct admin_cmd *c, const struct flag *flags, int argc,
 	if (c->socket[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
 			return output_errorf("failed to get absolute path "
-			    "for socket path: %s", strerror(errno));
+			    "for socket path: %s", admin_strerror(errno));
 		n = snprintf(c->target, sizeof(c->target), "unix:%s/%s", cwd,
 		    c->socket);
 	} else
@@ -156,22 +169,33 @@ admin_pool_free(struct admin_pool *p)
 }
 
 int
-admin_id_parse(struct admin_pool *p, const char *s,
-    spire_api_types_SPIFFEID *out, char *err, size_t errlen)
+admin_spiffe_check(const char *s, struct spiffe_id *out, char *err,
+    size_t errlen)
 {
-	struct spiffe_id	id;
-	enum spiffe_err		e;
+	enum spiffe_err	e;
 
 	memset(out, 0, sizeof(*out));
 	/* go-spiffe wants the scheme in lower case, exactly. */
 	if (*s != '\0' && strncmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) != 0)
 		e = SPIFFE_ERR_SCHEME;
 	else
-		e = spiffe_id_parse(s, strlen(s), &id);
+		e = spiffe_id_parse(s, strlen(s), out);
 	if (e != SPIFFE_OK) {
 		snprintf(err, errlen, "%s", admin_spiffe_reason(e));
 		return -1;
 	}
+	return 0;
+}
+
+int
+admin_id_parse(struct admin_pool *p, const char *s,
+    spire_api_types_SPIFFEID *out, char *err, size_t errlen)
+{
+	struct spiffe_id	id;
+
+	memset(out, 0, sizeof(*out));
+	if (admin_spiffe_check(s, &id, err, errlen) == -1)
+		return -1;
 	out->trust_domain = admin_pool_strdup(p, id.td.name);
 	out->path = admin_pool_strdup(p, id.path);
 	if (out->trust_domain == NULL || out->path == NULL) {
@@ -265,7 +289,8 @@ admin_read_file(const char *path, char **out, size_t *len, char *err,
 	else
 		f = fopen(path, "rb");
 	if (f == NULL) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "open %s: %s", path,
+		    admin_strerror(errno));
 		return -1;
 	}
 	buf_init(&b, CLI_FILE_MAX + 1);
@@ -281,7 +306,7 @@ admin_read_file(const char *path, char **out, size_t *len, char *err,
 	}
 	if (ferror(f)) {
 		snprintf(err, errlen, "read %s: %s",
-		    path != NULL ? path : "stdin", strerror(errno));
+		    path != NULL ? path : "stdin", admin_strerror(errno));
 		goto out;
 	}
 	if (buf_append(&b, "", 1) == -1) {
@@ -304,4 +329,64 @@ admin_id_string(const spire_api_types_SPIFFEID *id, char *buf, size_t size)
 	snprintf(buf, size, "spiffe://%s%s",
 	    id->trust_domain != NULL ? id->trust_domain : "",
 	    id->path != NULL ? id->path : "");
+}
+
+/*
+ * dir/name, as filepath.Join writes it for the usual cases: no "./"
+ * in front, one slash between. 0 or -1 when it does not fit.
+ */
+int
+admin_path_join(char *buf, size_t size, const char *dir, const char *name)
+{
+	size_t	n;
+	int	rc;
+
+	while (strncmp(dir, "./", 2) == 0 && dir[2] != '\0')
+		dir += 2;
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (name == NULL || (n == 1 && dir[0] == '.'))
+		rc = snprintf(buf, size, "%s", name != NULL ? name : dir);
+	else if (n == 1 && dir[0] == '/')
+		rc = snprintf(buf, size, "/%s", name);
+	else
+		rc = snprintf(buf, size, "%.*s/%s", (int)n, dir, name);
+	return rc < 0 || (size_t)rc >= size ? -1 : 0;
+}
+
+/* Creates or truncates path with mode (as diskutil's write) and fills it. */
+int
+admin_write_file(const char *path, const void *data, size_t len, mode_t mode,
+    char *err, size_t errlen)
+{
+	const char	*p = data;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1) {
+		snprintf(err, errlen, "open %s: %s", path,
+		    admin_strerror(errno));
+		return -1;
+	}
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "write %s: %s", path,
+			    admin_strerror(errno));
+			close(fd);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) == -1) {
+		snprintf(err, errlen, "close %s: %s", path,
+		    admin_strerror(errno));
+		return -1;
+	}
+	return 0;
 }

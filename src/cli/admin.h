@@ -8,6 +8,7 @@
 #define CLI_ADMIN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <pb.h>
 
@@ -91,6 +92,10 @@ int	admin_id_parse(struct admin_pool *, const char *s,
 	    spire_api_types_SPIFFEID *out, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 
+/* The same into a struct spiffe_id. */
+int	admin_spiffe_check(const char *s, struct spiffe_id *out, char *err,
+	    size_t errlen) __attribute__((warn_unused_result));
+
 /*
  * Parses a selector "type:value", split at the first colon as
  * util.ParseSelector does ("unix:uid:1000" is type unix, value
@@ -125,6 +130,25 @@ int	admin_tristate(const char *);
  */
 int	admin_read_file(const char *path, char **out, size_t *len, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * dir/name as Go's path.Join writes it for the usual cases (no "./" in
+ * front, one slash between); name NULL gives dir alone. 0, or -1 when
+ * it does not fit in size.
+ */
+int	admin_path_join(char *buf, size_t size, const char *dir,
+	    const char *name) __attribute__((warn_unused_result));
+
+/*
+ * Creates or truncates path with mode (as SPIRE's diskutil writes files
+ * for its CLI) and writes len bytes. 0, or -1 with the reason in err.
+ */
+int	admin_write_file(const char *path, const void *data, size_t len,
+	    mode_t mode, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+/* strerror(e) as Go words errno: "no such file or directory". */
+const char *admin_strerror(int e);
 
 /* The SPIFFE ID a types.SPIFFEID names: "spiffe://td/path". */
 void	admin_id_string(const spire_api_types_SPIFFEID *, char *buf,

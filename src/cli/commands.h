@@ -25,6 +25,25 @@ int	cli_server_entry_show(int, char *[]);
 int	cli_server_entry_update(int, char *[]);
 int	cli_server_entry_delete(int, char *[]);
 int	cli_server_entry_count(int, char *[]);
+int	cli_server_agent_list(int, char *[]);
+int	cli_server_agent_show(int, char *[]);
+int	cli_server_agent_evict(int, char *[]);
+int	cli_server_agent_ban(int, char *[]);
+int	cli_server_agent_count(int, char *[]);
+int	cli_server_token_generate(int, char *[]);
+int	cli_server_bundle_show(int, char *[]);
+int	cli_server_bundle_list(int, char *[]);
+int	cli_server_bundle_set(int, char *[]);
+int	cli_server_bundle_delete(int, char *[]);
+int	cli_server_bundle_count(int, char *[]);
+int	cli_server_x509_mint(int, char *[]);
+int	cli_server_jwt_mint(int, char *[]);
+
+/* spire-agent's Workload API commands (agent_api.c). */
+int	cli_agent_api_fetch_x509(int, char *[]);
+int	cli_agent_api_fetch_jwt(int, char *[]);
+int	cli_agent_api_validate_jwt(int, char *[]);
+int	cli_agent_api_watch(int, char *[]);
 
 /* The list of commands, to f. */
 void	cli_usage(FILE *f);

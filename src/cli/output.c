@@ -230,7 +230,11 @@ output_quote(FILE *f, const char *s)
 			fputc(*p, f);
 			continue;
 		}
-		/* A whole UTF-8 sequence goes out as it is. */
+		/*
+		 * A whole UTF-8 sequence goes out as it is.
+		 * XXX: Go escapes runes unicode.IsPrint rejects (\u00a0,
+		 * \u200b...) as \u; they are printed raw here.
+		 */
 		len = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
 		    (*p & 0xf8) == 0xf0 ? 4 : 0;
 		if (len == 0 || strnlen((const char *)p, len) < len ||

@@ -186,7 +186,11 @@ entry_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* SortTypesEntries: each entry's selectors, then the entries. */
+/*
+ * SortTypesEntries: each entry's selectors, then the entries.
+ * XXX: Go's sort.Slice is not stable, so entries equal in all entry_cmp
+ * looks at may come out in another order than spire-server's.
+ */
 static void
 entry_sort(spire_api_types_Entry **v, size_t n)
 {
@@ -248,13 +252,13 @@ entry_from_flags(struct entry_flags *f, struct admin_pool *p,
 		return -1;
 	e->has_spiffe_id = e->has_parent_id = true;
 	if (f->x509_ttl > INT32_MAX) {
-		snprintf(err, errlen, "invalid value for X509 SVID TTL: value "
-		    "%ld is out of range", f->x509_ttl);
+		snprintf(err, errlen, "invalid value for X509 SVID TTL: "
+		    "overflow converting int(%ld) to int32", f->x509_ttl);
 		return -1;
 	}
 	if (f->jwt_ttl > INT32_MAX) {
-		snprintf(err, errlen, "invalid value for JWT SVID TTL: value "
-		    "%ld is out of range", f->jwt_ttl);
+		snprintf(err, errlen, "invalid value for JWT SVID TTL: "
+		    "overflow converting int(%ld) to int32", f->jwt_ttl);
 		return -1;
 	}
 	e->id = admin_pool_strdup(p, f->entry_id != NULL ? f->entry_id : "");

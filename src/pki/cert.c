@@ -347,10 +347,19 @@ int
 cert_csr_create(struct key *k, const uint8_t *subject, size_t subject_len,
     const char *uri, uint8_t **out, size_t *outlen)
 {
+	return cert_csr_create_sans(k, subject, subject_len, uri, NULL, 0,
+	    out, outlen);
+}
+
+int
+cert_csr_create_sans(struct key *k, const uint8_t *subject,
+    size_t subject_len, const char *uri, const char *const *dns,
+    size_t ndns, uint8_t **out, size_t *outlen)
+{
 	struct der_w	 w, c;
 	const uint8_t	*spki;
 	uint8_t		*info = NULL;
-	size_t		 spki_len, info_len;
+	size_t		 spki_len, info_len, i;
 	int		 rc = -1;
 
 	spki = key_spki(k, &spki_len);
@@ -360,7 +369,7 @@ cert_csr_create(struct key *k, const uint8_t *subject, size_t subject_len,
 	der_w_raw(&w, subject, subject_len);
 	der_w_raw(&w, spki, spki_len);
 	der_w_begin(&w, DER_CONTEXT_CONS(0));
-	if (uri != NULL) {
+	if (uri != NULL || ndns > 0) {
 		der_w_begin(&w, DER_SEQUENCE);
 		der_w_tlv(&w, DER_OID, oid_ext_request,
 		    sizeof(oid_ext_request));
@@ -368,7 +377,11 @@ cert_csr_create(struct key *k, const uint8_t *subject, size_t subject_len,
 		der_w_begin(&w, DER_SEQUENCE);
 		ext_begin(&w, oid_san, sizeof(oid_san), subject_len <= 2);
 		der_w_begin(&w, DER_SEQUENCE);
-		der_w_tlv(&w, DER_CONTEXT(6), uri, strlen(uri));
+		/* DNS names before the URI, in the order Go writes them. */
+		for (i = 0; i < ndns; i++)
+			der_w_tlv(&w, DER_CONTEXT(2), dns[i], strlen(dns[i]));
+		if (uri != NULL)
+			der_w_tlv(&w, DER_CONTEXT(6), uri, strlen(uri));
 		der_w_end(&w);
 		ext_end(&w);
 		der_w_end(&w);

@@ -86,6 +86,14 @@ int	cert_sign(const struct cert_template *, struct key *issuer_key,
 int	cert_csr_create(struct key *, const uint8_t *subject,
 	    size_t subject_len, const char *uri, uint8_t **out,
 	    size_t *outlen) __attribute__((warn_unused_result));
+/*
+ * The same with DNS SANs dns[0..ndns) too (the URI may then be NULL),
+ * as `x509 mint -dns` asks for them.
+ */
+int	cert_csr_create_sans(struct key *, const uint8_t *subject,
+	    size_t subject_len, const char *uri, const char *const *dns,
+	    size_t ndns, uint8_t **out, size_t *outlen)
+	    __attribute__((warn_unused_result));
 
 /* What a parsed request gives; views into the caller's bytes. */
 struct cert_csr {

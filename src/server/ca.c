@@ -261,6 +261,7 @@ ca_save_txn(struct store_txn *txn, void *arg)
 			goto out;
 		changed = 1;
 	}
+	/* XXX: expired X.509 authorities are not pruned yet. */
 	/* JWT keys expired for a day are dropped. */
 	for (k = 0; k < b.jwt_authorities_count;) {
 		jk = &b.jwt_authorities[k];
@@ -397,7 +398,7 @@ ca_x509_record(struct ca *ca, const char *slot, const uint8_t *const *chain,
 	if (ca_save(ca, roots, roots_len, nroots, NULL) == -1)
 		return -1;
 	log_kv(LOG_LEVEL_INFO, "ca", "X.509 CA prepared", "slot", slot,
-	    "not_after", "", (const char *)NULL);
+	    (const char *)NULL);
 	if (ca->hooks.bundle_changed != NULL)
 		ca->hooks.bundle_changed(ca->hooks.arg);
 	return 0;
@@ -694,8 +695,10 @@ ca_new(struct ev_loop *loop, const struct server_config *cfg,
 		    (ca->j.jwt[i].key_id == NULL ||
 		    keymgr_get(km, ca->j.jwt[i].key_id) == NULL))
 			ca->j.jwt[i].status = CA_STATUS_OLD;
-	if (cfg->default_x509_svid_ttl > ca_max_svid_ttl(cfg->ca_ttl) ||
-	    cfg->default_jwt_svid_ttl > ca_max_svid_ttl(cfg->ca_ttl))
+	if (cfg->default_x509_svid_ttl / 1000 >
+	    ca_max_svid_ttl(cfg->ca_ttl / 1000) ||
+	    cfg->default_jwt_svid_ttl / 1000 >
+	    ca_max_svid_ttl(cfg->ca_ttl / 1000))
 		log_kv(LOG_LEVEL_WARN, "ca", "default SVID TTLs exceed what "
 		    "ca_ttl guarantees (ca_ttl/6): SVIDs signed near a CA "
 		    "rotation will be shorter; raise ca_ttl to 6 times the "

@@ -1,33 +1,191 @@
 /*
- * The server role's start-up and shutdown: the datastore, and the local
- * admin API on its Unix socket with grpc.health.v1.
+ * The server role's start-up and shutdown: the datastore, the key
+ * manager and CA, our own SVID for the TLS listener on bind_address:
+ * bind_port, and the local admin API on its Unix socket with
+ * grpc.health.v1. The APIs themselves live in api_*.c.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "hal/key.h"
 #include "rpc/health.h"
 #include "rpc/server.h"
+#include "rpc/tls.h"
+#include "server/keymgr.h"
 #include "server/server.h"
+#include "server/srv.h"
+#include "server/upstream.h"
+#include "spiffe/x509svid.h"
 #include "store/store.h"
 
 /* Bumped whenever the datastore's layout changes. */
-#define SERVER_SCHEMA	1
+#define SERVER_SCHEMA	2
 
-struct server {
-	struct ev_loop			*loop;
-	const struct server_config	*cfg;
-	struct store			*store;
-	struct rpc_server		*admin;	/* the local admin API */
-	struct rpc_health		*health;
-	void				(*done)(void *);
-	void				*done_arg;
-};
+static void	server_stopped_one(void *);
+static int	server_svid_rotate(struct server *);
+static void	server_svid_timer_cb(struct ev_loop *, ev_timer *, int);
+static int	server_tls_verify(void *, struct transport_peer *, char *,
+		    size_t);
+static void	server_bundle_changed(void *);
+static void	server_ca_activated(void *);
 
-static void	server_admin_stopped(void *);
+/*
+ * The TLS hook: a client certificate is optional (agents attest
+ * without one); one that is sent must be an X509-SVID of our trust
+ * domain, and its ID is what authorization then looks at.
+ */
+static int
+server_tls_verify(void *arg, struct transport_peer *peer, char *err,
+    size_t errlen)
+{
+	struct server		*s = arg;
+	struct x509svid_bundle	 b;
+	struct x509svid_result	 res;
+	enum x509svid_err	 e;
+	char			 id[SPIFFE_ID_MAX + 1];
+
+	if (peer->nchain == 0)
+		return 0;
+	b.td = &s->td;
+	b.roots = s->roots.certs;
+	b.nroots = s->roots.n;
+	e = x509svid_verify((const uint8_t *const *)peer->chain,
+	    peer->chain_len, peer->nchain, &b, 1, (long long)time(NULL), NULL,
+	    &res);
+	if (e != X509SVID_OK) {
+		x509svid_describe(e, &res, err, errlen);
+		log_kv(LOG_LEVEL_INFO, "server", "client certificate refused",
+		    "addr", peer->addr, "error", err, (const char *)NULL);
+		return -1;
+	}
+	if (spiffe_id_format(&res.id, id, sizeof(id)) != SPIFFE_OK ||
+	    (peer->spiffe_id = mem_strdup(id)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Signs a fresh SVID for spiffe://td/spire/server and arms its timer. */
+static int
+server_svid_rotate(struct server *s)
+{
+	struct tls_identity	 ti;
+	struct ca_svid		 sv;
+	struct key		*k;
+	uint8_t			*pk = NULL;
+	size_t			 pklen = 0;
+	const uint8_t		*spki;
+	size_t			 spki_len, i;
+	const uint8_t		*chain[8];
+	enum key_err		 ke;
+	enum tls_err		 te;
+	double			 half;
+	int64_t			 now = (int64_t)time(NULL);
+
+	k = key_soft_generate(KEY_EC_P256, &ke);
+	if (k == NULL) {
+		log_kv(LOG_LEVEL_ERROR, "server", "cannot make the server key",
+		    "error", key_strerror(ke), (const char *)NULL);
+		return -1;
+	}
+	spki = key_spki(k, &spki_len);
+	if (ca_sign_x509svid(s->ca, spki, spki_len, s->server_id, NULL, 0, 0,
+	    &sv) == -1) {
+		key_free(k);
+		return -1;
+	}
+	if (key_export_pkcs8(k, &pk, &pklen) != KEY_OK)
+		goto fail;
+	for (i = 0; i < sv.n; i++)
+		chain[i] = sv.der[i];
+	memset(&ti, 0, sizeof(ti));
+	ti.chain = chain;
+	ti.chain_len = sv.len;
+	ti.nchain = sv.n;
+	ti.key = pk;
+	ti.key_len = pklen;
+	if (s->tls == NULL) {
+		struct tls_config tc;
+
+		memset(&tc, 0, sizeof(tc));
+		tc.role = TLS_ROLE_SERVER;
+		tc.identity = &ti;
+		tc.verify = server_tls_verify;
+		tc.verify_arg = s;
+		s->tls = tls_ctx_new(&tc, &te);
+		if (s->tls == NULL)
+			goto fail;
+	} else if ((te = tls_ctx_set_identity(s->tls, &ti)) != TLS_OK) {
+		log_kv(LOG_LEVEL_ERROR, "server", "cannot use the new SVID",
+		    "error", tls_strerror(te), (const char *)NULL);
+		goto fail;
+	}
+	mem_free_wipe(pk, pklen);
+	key_free(s->svid_key);
+	s->svid_key = k;
+	ca_svid_cleanup(&s->svid);
+	s->svid = sv;
+	/* As SPIRE's rotator: a new SVID once half the lifetime is gone. */
+	half = (double)(sv.expires_at - now) / 2;
+	ev_timer_stop(s->loop, &s->svid_timer);
+	ev_timer_set(&s->svid_timer, half > 1 ? half : 1, 0.);
+	ev_timer_start(s->loop, &s->svid_timer);
+	log_kv(LOG_LEVEL_DEBUG, "server", "server SVID rotated", "serial",
+	    sv.serial, (const char *)NULL);
+	return 0;
+fail:
+	if (pk != NULL)
+		mem_free_wipe(pk, pklen);
+	key_free(k);
+	ca_svid_cleanup(&sv);
+	return -1;
+}
+
+static void
+server_svid_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server	*s = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (server_svid_rotate(s) == -1) {
+		/* Try again soon; the current SVID is still good. */
+		ev_timer_set(&s->svid_timer, 10., 0.);
+		ev_timer_start(s->loop, &s->svid_timer);
+	}
+}
+
+static void
+server_bundle_changed(void *arg)
+{
+	srv_roots_reload(arg);
+}
+
+static void
+server_ca_activated(void *arg)
+{
+	struct server	*s = arg;
+
+	if (s->tls != NULL)
+		(void)server_svid_rotate(s);
+}
+
+static int
+server_register(struct server *s, struct rpc_server *rs)
+{
+	if (api_agent_register(s, rs) == -1 ||
+	    api_bundle_register(s, rs) == -1 ||
+	    api_entry_register(s, rs) == -1 ||
+	    api_svid_register(s, rs) == -1)
+		return -1;
+	return 0;
+}
 
 struct server *
 server_start(struct ev_loop *loop, struct worker *worker,
@@ -35,10 +193,12 @@ server_start(struct ev_loop *loop, struct worker *worker,
 {
 	struct store_config	 sc;
 	struct rpc_listen_opts	 lo;
+	struct ca_hooks		 hooks;
 	struct server		*s;
 	enum store_err		 e;
 	char			 addr[512];
 
+	(void)worker;
 	s = mem_calloc(1, sizeof(*s));
 	if (s == NULL) {
 		log_warn("server", "cannot allocate the server");
@@ -46,11 +206,26 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	}
 	s->loop = loop;
 	s->cfg = cfg;
+	ev_timer_init(&s->svid_timer, server_svid_timer_cb, 0., 0.);
+	s->svid_timer.data = s;
+	if (spiffe_td_parse(cfg->trust_domain, strlen(cfg->trust_domain),
+	    &s->td) != SPIFFE_OK) {
+		log_kv(LOG_LEVEL_ERROR, "server", "invalid trust domain",
+		    "trust_domain", cfg->trust_domain, (const char *)NULL);
+		goto fail;
+	}
+	snprintf(s->td_id, sizeof(s->td_id), "spiffe://%s", s->td.name);
+	snprintf(s->server_id, sizeof(s->server_id), "spiffe://%s/spire/server",
+	    s->td.name);
 	memset(&sc, 0, sizeof(sc));
 	sc.path = cfg->data_dir;
 	sc.kind = "server";
 	sc.schema = SERVER_SCHEMA;
+	sc.tables = ds_tables;
+	sc.ntables = DS_NTABLES;
 	sc.map_size = (size_t)cfg->store_map_size;
+	sc.map_max = (size_t)cfg->store_map_size * 16;
+	/* XXX: commits run on this thread, not on the worker. */
 	e = store_open(&sc, &s->store);
 	if (e != STORE_OK) {
 		log_kv(LOG_LEVEL_ERROR, "server", "cannot open the datastore",
@@ -58,13 +233,47 @@ server_start(struct ev_loop *loop, struct worker *worker,
 		    (const char *)NULL);
 		goto fail;
 	}
+	s->km = keymgr_new(&cfg->plug);
+	if (s->km == NULL)
+		goto fail;
+	if (cfg->plug.upstream_disk) {
+		s->up = upstream_disk_new(&cfg->plug.upstream_disk_conf,
+		    s->td.name);
+		if (s->up == NULL)
+			goto fail;
+	}
+	hooks.bundle_changed = server_bundle_changed;
+	hooks.activated = server_ca_activated;
+	hooks.arg = s;
+	s->ca = ca_new(loop, cfg, s->store, s->km, s->up, &hooks);
+	if (s->ca == NULL)
+		goto fail;
+	srv_roots_reload(s);
+	if (server_svid_rotate(s) == -1)
+		goto fail;
+
+	s->api = rpc_server_new(loop);
 	s->admin = rpc_server_new(loop);
-	if (s->admin == NULL)
+	if (s->api == NULL || s->admin == NULL ||
+	    server_register(s, s->api) == -1 ||
+	    server_register(s, s->admin) == -1)
 		goto fail;
 	s->health = rpc_health_new();
 	if (s->health == NULL ||
 	    rpc_health_register(s->health, s->admin) == -1)
 		goto fail;
+
+	snprintf(addr, sizeof(addr), strchr(cfg->bind_address, ':') != NULL ?
+	    "[%s]:%lld" : "%s:%lld", cfg->bind_address,
+	    (long long)cfg->bind_port);
+	memset(&lo, 0, sizeof(lo));
+	lo.addr = addr;
+	lo.tls = s->tls;
+	lo.msg_max = (size_t)cfg->max_message_size;
+	s->tcp = rpc_server_listen(s->api, &lo);
+	if (s->tcp == NULL)
+		goto fail;
+
 	snprintf(addr, sizeof(addr), "unix:%s", cfg->socket_path);
 	memset(&lo, 0, sizeof(lo));
 	lo.addr = addr;
@@ -73,6 +282,8 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	lo.msg_max = (size_t)cfg->max_message_size;
 	if (rpc_server_listen(s->admin, &lo) == NULL)
 		goto fail;
+	log_info("server", "listening on %s:%d (TLS), admin API on %s",
+	    cfg->bind_address, rpc_listener_port(s->tcp), cfg->socket_path);
 	log_kv(LOG_LEVEL_INFO, "server", "admin API listening", "path",
 	    cfg->socket_path, "trust_domain", cfg->trust_domain,
 	    "data_dir", cfg->data_dir, (const char *)NULL);
@@ -83,10 +294,15 @@ fail:
 }
 
 static void
-server_admin_stopped(void *arg)
+server_stopped_one(void *arg)
 {
 	struct server	*s = arg;
 
+	if (--s->pending > 0)
+		return;
+	ev_timer_stop(s->loop, &s->svid_timer);
+	ca_free(s->ca);
+	s->ca = NULL;
 	store_close(s->store);
 	s->store = NULL;
 	log_info("server", "server stopped");
@@ -98,17 +314,35 @@ server_stop(struct server *s, void (*done)(void *), void *arg)
 {
 	s->done = done;
 	s->done_arg = arg;
+	s->stopping = 1;
 	(void)!rpc_health_set(s->health, "", RPC_HEALTH_NOT_SERVING);
-	rpc_server_stop(s->admin, server_admin_stopped, s);
+	s->pending = 2;
+	rpc_server_stop(s->api, server_stopped_one, s);
+	rpc_server_stop(s->admin, server_stopped_one, s);
 }
 
 void
 server_free(struct server *s)
 {
+	size_t	i;
+
 	if (s == NULL)
 		return;
+	ev_timer_stop(s->loop, &s->svid_timer);
+	rpc_server_free(s->api);
 	rpc_server_free(s->admin);
 	rpc_health_free(s->health);
+	tls_ctx_free(s->tls);
+	ca_free(s->ca);
+	if (s->up != NULL)
+		s->up->free(s->up);
+	keymgr_free(s->km);
 	store_close(s->store);
+	key_free(s->svid_key);
+	ca_svid_cleanup(&s->svid);
+	for (i = 0; i < s->roots.n; i++)
+		mem_free(s->roots.der[i]);
+	mem_free(s->roots.der);
+	mem_free(s->roots.certs);
 	mem_free(s);
 }

@@ -344,6 +344,45 @@ test_csr_round_trip(void **state)
 	mem_free(der);
 }
 
+/* DNS SANs go in ahead of the URI, each as a [2] IA5String. */
+static void
+test_csr_dns_sans(void **state)
+{
+	static const uint8_t	 empty_name[] = { 0x30, 0x00 };
+	static const uint8_t	 dns_a[] = { 0x82, 0x09, 'a', '.', 'e', 'x',
+				    'a', 'm', 'p', 'l', 'e' };
+	static const uint8_t	 uri[] = { 0x86, 0x14, 's', 'p', 'i', 'f',
+				    'f', 'e', ':', '/', '/', 'e', 'x', 'a',
+				    'm', 'p', 'l', 'e', '.', 'o', 'r', 'g' };
+	const char *const	 dns[] = { "a.example", "b.example" };
+	struct fixture		*f = *state;
+	struct cert_csr		 csr;
+	const uint8_t		*pa, *pb, *pu;
+	uint8_t			*der;
+	size_t			 len;
+
+	assert_int_equal(cert_csr_create_sans(f->leaf_key, empty_name,
+	    sizeof(empty_name), "spiffe://example.org", dns, 2, &der, &len),
+	    0);
+	assert_int_equal(cert_csr_parse(der, len, 1, &csr), CERT_CSR_OK);
+	pa = memmem(der, len, dns_a, sizeof(dns_a));
+	pb = memmem(der, len, "\x82\x09" "b.example", 11);
+	pu = memmem(der, len, uri, sizeof(uri));
+	assert_non_null(pa);
+	assert_non_null(pb);
+	assert_non_null(pu);
+	assert_true(pa < pb && pb < pu);
+	mem_free(der);
+
+	/* DNS names alone, with no URI SAN. */
+	assert_int_equal(cert_csr_create_sans(f->leaf_key, empty_name,
+	    sizeof(empty_name), NULL, dns, 1, &der, &len), 0);
+	assert_int_equal(cert_csr_parse(der, len, 1, &csr), CERT_CSR_OK);
+	assert_non_null(memmem(der, len, dns_a, sizeof(dns_a)));
+	assert_null(memmem(der, len, "spiffe://", 9));
+	mem_free(der);
+}
+
 static void
 test_csr_malformed(void **state)
 {
@@ -375,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_leaf_other_ca_fails),
 		cmocka_unit_test(test_p384_ca),
 		cmocka_unit_test(test_csr_round_trip),
+		cmocka_unit_test(test_csr_dns_sans),
 		cmocka_unit_test(test_csr_malformed),
 	};
 

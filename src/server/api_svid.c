@@ -1,0 +1,504 @@
+/*
+ * spire.api.server.svid.v1.SVID: workload X509-SVIDs and JWT-SVIDs for
+ * agents (only for entries the agent is authorized for), and minting
+ * for admins.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <pb_decode.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "pki/cert.h"
+#include "pki/der.h"
+#include "server/authz.h"
+#include "server/pbutil.h"
+#include "server/srv.h"
+#include "spire/api/server/svid/v1/svid.pb.h"
+
+#define P(m)	"/spire.api.server.svid.v1.SVID/" m
+
+/* Long generated names, shortened. */
+#define BATCH_RESP	\
+    spire_api_server_svid_v1_BatchNewX509SVIDResponse_fields
+
+/* The SANs of a PKCS#10 request (views into it). */
+struct csr_sans {
+	struct der	uris[4];
+	size_t		nuris;
+	struct der	dns[CERT_DNS_MAX];
+	size_t		ndns;
+};
+
+static const uint8_t oid_ext_req[] = {
+	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e
+};
+static const uint8_t oid_san[] = { 0x55, 0x1d, 0x11 };
+
+/* Reads the extensionRequest's SANs; 0, or -1 when malformed. */
+static int
+csr_sans(const uint8_t *csr, size_t len, struct csr_sans *out)
+{
+	struct der	d, req, info, attrs, attr, oid, set, exts, ext, val;
+	struct der	names, gn;
+	int		tag;
+
+	memset(out, 0, sizeof(*out));
+	der_init(&d, csr, len);
+	if (der_get(&d, DER_SEQUENCE, &req, NULL) == -1 ||
+	    der_get(&req, DER_SEQUENCE, &info, NULL) == -1 ||
+	    der_get(&info, DER_INTEGER, NULL, NULL) == -1 ||
+	    der_get(&info, DER_SEQUENCE, NULL, NULL) == -1 ||
+	    der_get(&info, DER_SEQUENCE, NULL, NULL) == -1)
+		return -1;
+	if (der_get_optional(&info, DER_CONTEXT_CONS(0), &attrs, NULL) != 1)
+		return 0;
+	while (!der_empty(&attrs)) {
+		if (der_get(&attrs, DER_SEQUENCE, &attr, NULL) == -1 ||
+		    der_get(&attr, DER_OID, &oid, NULL) == -1 ||
+		    der_get(&attr, DER_SET, &set, NULL) == -1)
+			return -1;
+		if (!der_equal(&oid, oid_ext_req, sizeof(oid_ext_req)))
+			continue;
+		if (der_get(&set, DER_SEQUENCE, &exts, NULL) == -1)
+			return -1;
+		while (!der_empty(&exts)) {
+			if (der_get(&exts, DER_SEQUENCE, &ext, NULL) == -1 ||
+			    der_get(&ext, DER_OID, &oid, NULL) == -1)
+				return -1;
+			if (der_get_optional(&ext, DER_BOOLEAN, NULL,
+			    NULL) == -1 ||
+			    der_get(&ext, DER_OCTET_STRING, &val, NULL) == -1)
+				return -1;
+			if (!der_equal(&oid, oid_san, sizeof(oid_san)))
+				continue;
+			if (der_get(&val, DER_SEQUENCE, &names, NULL) == -1)
+				return -1;
+			while (!der_empty(&names)) {
+				if (der_get_any(&names, &tag, &gn, NULL) == -1)
+					return -1;
+				if (tag == DER_CONTEXT(6) &&
+				    out->nuris < 4)
+					out->uris[out->nuris++] = gn;
+				else if (tag == DER_CONTEXT(2) &&
+				    out->ndns < CERT_DNS_MAX)
+					out->dns[out->ndns++] = gn;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The agent's authorized set, for this call. 0 or -1 (answered). */
+static int
+svid_authorized(struct server *s, struct rpc_call *call, struct caller *c,
+    struct store_txn *txn, struct authz_set *set)
+{
+	if (srv_authorized(s, txn, c->id, &c->node, set) == -1) {
+		authz_set_free(set);
+		srv_fail(call, GRPC_STATUS_INTERNAL,
+		    "failed to fetch authorized entries");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+svid_batch_new(struct rpc_call *call, const uint8_t *req, size_t len,
+    void *arg)
+{
+	struct server					*s = arg;
+	spire_api_server_svid_v1_BatchNewX509SVIDRequest r;
+	spire_api_server_svid_v1_BatchNewX509SVIDResponse resp;
+	spire_api_server_svid_v1_BatchNewX509SVIDResponse_Result *res;
+	spire_api_types_Entry				 e;
+	struct store_txn				*txn = NULL;
+	struct authz_set				 set;
+	struct cert_csr					 csr;
+	struct ca_svid					 sv;
+	struct caller					 c;
+	char						 sid[SPIFFE_ID_MAX + 1];
+	const char					*why;
+	enum cert_csr_err				 ce;
+	int						 code;
+	pb_size_t					 i;
+
+	if (srv_authorize(s, call, CALLER_AGENT, &c) == -1)
+		return;
+	memset(&r, 0, sizeof(r));
+	memset(&resp, 0, sizeof(resp));
+	memset(&set, 0, sizeof(set));
+	if (srv_decode(call, req, len,
+	    spire_api_server_svid_v1_BatchNewX509SVIDRequest_fields, &r) == -1)
+		goto out;
+	/* XXX: SPIRE limits this to 500 CSRs per second per address. */
+	if (r.params_count == 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "missing parameters");
+		goto out;
+	}
+	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+		goto out;
+	}
+	if (svid_authorized(s, call, &c, txn, &set) == -1)
+		goto out;
+	for (i = 0; i < r.params_count; i++) {
+		const spire_api_server_svid_v1_NewX509SVIDParams *p =
+		    &r.params[i];
+
+		res = pbu_append(&resp.results, &resp.results_count,
+		    sizeof(*res));
+		if (res == NULL) {
+			srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+			goto out;
+		}
+		res->has_status = true;
+		code = 0;
+		why = NULL;
+		memset(&e, 0, sizeof(e));
+		if (p->entry_id == NULL || *p->entry_id == '\0') {
+			code = GRPC_STATUS_INVALID_ARGUMENT;
+			why = "missing entry ID";
+		} else if (p->csr == NULL || p->csr->size == 0) {
+			code = GRPC_STATUS_INVALID_ARGUMENT;
+			why = "missing CSR";
+		} else if (!authz_set_has(&set, p->entry_id) ||
+		    ds_entry_get(txn, p->entry_id, &e) != 0) {
+			code = GRPC_STATUS_NOT_FOUND;
+			why = "entry not found or not authorized";
+		} else if ((ce = cert_csr_parse(p->csr->bytes, p->csr->size,
+		    1, &csr)) != CERT_CSR_OK) {
+			code = GRPC_STATUS_INVALID_ARGUMENT;
+			why = ce == CERT_CSR_SIGNATURE ?
+			    "invalid CSR: signature verify failed" :
+			    "malformed CSR";
+		} else if (ds_id_string(&e.spiffe_id, sid, sizeof(sid)) ==
+		    -1 || ca_sign_x509svid(s->ca, csr.spki, csr.spki_len, sid,
+		    (const char *const *)e.dns_names, e.dns_names_count,
+		    e.x509_svid_ttl, &sv) == -1) {
+			code = GRPC_STATUS_INTERNAL;
+			why = "failed to sign X509-SVID";
+		}
+		if (code == 0) {
+			res->has_svid = true;
+			if (srv_svid_pb(&sv, sid, &res->svid) == -1) {
+				code = GRPC_STATUS_INTERNAL;
+				why = "out of memory";
+			}
+			ca_svid_cleanup(&sv);
+		}
+		res->status.code = code;
+		res->status.message = mem_strdup(code == 0 ? "OK" : why);
+		if (code != 0)
+			log_kv(LOG_LEVEL_INFO, "api", "X509-SVID refused",
+			    "agent", c.id, "entry_id", p->entry_id != NULL ?
+			    p->entry_id : "", "error", why,
+			    (const char *)NULL);
+		else
+			log_kv(LOG_LEVEL_DEBUG, "api", "X509-SVID signed",
+			    "agent", c.id, "entry_id", p->entry_id,
+			    "spiffe_id", sid, (const char *)NULL);
+		pb_release(spire_api_types_Entry_fields, &e);
+	}
+	store_txn_abort(txn);
+	txn = NULL;
+	srv_reply(call, BATCH_RESP,
+	    &resp);
+out:
+	store_txn_abort(txn);
+	authz_set_free(&set);
+	pb_release(BATCH_RESP,
+	    &resp);
+	pb_release(spire_api_server_svid_v1_BatchNewX509SVIDRequest_fields, &r);
+	caller_cleanup(&c);
+}
+
+/* Checks audiences: at least one, none empty. */
+static int
+svid_audience_ok(char **aud, pb_size_t n)
+{
+	pb_size_t	i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (aud[i] == NULL || *aud[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/* Fills a JWTSVID message. 0 or -1. */
+static int
+svid_jwt_pb(spire_api_types_JWTSVID *out, char *token, const char *sid,
+    int64_t iat, int64_t exp)
+{
+	out->token = token;
+	out->has_id = true;
+	out->issued_at = iat;
+	out->expires_at = exp;
+	return srv_id_set(&out->id, sid);
+}
+
+static void
+svid_new_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
+    void *arg)
+{
+	struct server				*s = arg;
+	spire_api_server_svid_v1_NewJWTSVIDRequest r;
+	spire_api_server_svid_v1_NewJWTSVIDResponse resp;
+	spire_api_types_Entry			 e;
+	struct store_txn			*txn = NULL;
+	struct authz_set			 set;
+	struct caller				 c;
+	char					 sid[SPIFFE_ID_MAX + 1], *tok;
+	int64_t					 iat, exp;
+	int					 rc = -1;
+
+	if (srv_authorize(s, call, CALLER_AGENT, &c) == -1)
+		return;
+	memset(&r, 0, sizeof(r));
+	memset(&resp, 0, sizeof(resp));
+	memset(&set, 0, sizeof(set));
+	memset(&e, 0, sizeof(e));
+	if (srv_decode(call, req, len,
+	    spire_api_server_svid_v1_NewJWTSVIDRequest_fields, &r) == -1)
+		goto out;
+	if (r.entry_id == NULL || *r.entry_id == '\0') {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "missing entry ID");
+		goto out;
+	}
+	if (!svid_audience_ok(r.audience, r.audience_count)) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "at least one audience is required");
+		goto out;
+	}
+	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+		goto out;
+	}
+	if (svid_authorized(s, call, &c, txn, &set) == -1)
+		goto out;
+	if (!authz_set_has(&set, r.entry_id) ||
+	    (rc = ds_entry_get(txn, r.entry_id, &e)) != 0) {
+		srv_fail(call, GRPC_STATUS_NOT_FOUND,
+		    "entry not found or not authorized");
+		goto out;
+	}
+	if (ds_id_string(&e.spiffe_id, sid, sizeof(sid)) == -1 ||
+	    (tok = ca_sign_jwtsvid(s->ca, sid,
+	    (const char *const *)r.audience, r.audience_count,
+	    e.jwt_svid_ttl, &iat, &exp)) == NULL) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to sign JWT-SVID");
+		goto out;
+	}
+	resp.has_svid = true;
+	if (svid_jwt_pb(&resp.svid, tok, sid, iat, exp) == -1)
+		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+	else
+		srv_reply(call,
+		    spire_api_server_svid_v1_NewJWTSVIDResponse_fields, &resp);
+out:
+	store_txn_abort(txn);
+	authz_set_free(&set);
+	if (rc == 0)
+		pb_release(spire_api_types_Entry_fields, &e);
+	pb_release(spire_api_server_svid_v1_NewJWTSVIDResponse_fields, &resp);
+	pb_release(spire_api_server_svid_v1_NewJWTSVIDRequest_fields, &r);
+	caller_cleanup(&c);
+}
+
+static void
+svid_mint_x509(struct rpc_call *call, const uint8_t *req, size_t len,
+    void *arg)
+{
+	struct server				*s = arg;
+	spire_api_server_svid_v1_MintX509SVIDRequest r;
+	spire_api_server_svid_v1_MintX509SVIDResponse resp;
+	struct cert_csr				 csr;
+	struct csr_sans				 sans;
+	struct spiffe_id			 id;
+	struct ca_svid				 sv;
+	struct caller				 c;
+	char					 sid[SPIFFE_ID_MAX + 1];
+	char					*dns[CERT_DNS_MAX];
+	size_t					 i;
+	enum cert_csr_err			 ce;
+
+	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
+		return;
+	caller_cleanup(&c);
+	memset(&r, 0, sizeof(r));
+	memset(&resp, 0, sizeof(resp));
+	memset(dns, 0, sizeof(dns));
+	memset(&sv, 0, sizeof(sv));
+	if (srv_decode(call, req, len,
+	    spire_api_server_svid_v1_MintX509SVIDRequest_fields, &r) == -1)
+		return;
+	if (r.csr == NULL || r.csr->size == 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "missing CSR");
+		goto out;
+	}
+	if (r.ttl < 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "TTL must not be negative");
+		goto out;
+	}
+	ce = cert_csr_parse(r.csr->bytes, r.csr->size, 1, &csr);
+	if (ce != CERT_CSR_OK || csr_sans(r.csr->bytes, r.csr->size,
+	    &sans) == -1) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, ce ==
+		    CERT_CSR_SIGNATURE ? "failed to verify CSR signature" :
+		    "malformed CSR");
+		goto out;
+	}
+	if (sans.nuris != 1) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, sans.nuris == 0 ?
+		    "CSR URI SAN is required" : "only one URI SAN is expected");
+		goto out;
+	}
+	if (sans.uris[0].len >= sizeof(sid) ||
+	    spiffe_id_parse((const char *)sans.uris[0].p, sans.uris[0].len,
+	    &id) != SPIFFE_OK) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "CSR URI SAN is invalid");
+		goto out;
+	}
+	if (!spiffe_id_member_of(&id, &s->td)) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "CSR URI SAN does not match the trust domain");
+		goto out;
+	}
+	memcpy(sid, sans.uris[0].p, sans.uris[0].len);
+	sid[sans.uris[0].len] = '\0';
+	for (i = 0; i < sans.ndns; i++) {
+		dns[i] = mem_strndup((const char *)sans.dns[i].p,
+		    sans.dns[i].len);
+		if (dns[i] == NULL)
+			goto nomem;
+	}
+	if (ca_sign_x509svid(s->ca, csr.spki, csr.spki_len, sid,
+	    (const char *const *)dns, sans.ndns, r.ttl, &sv) == -1) {
+		srv_fail(call, GRPC_STATUS_INTERNAL,
+		    "failed to sign X509-SVID");
+		goto out;
+	}
+	resp.has_svid = true;
+	if (srv_svid_pb(&sv, sid, &resp.svid) == -1)
+		goto nomem;
+	srv_reply(call, spire_api_server_svid_v1_MintX509SVIDResponse_fields,
+	    &resp);
+	goto out;
+nomem:
+	srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+out:
+	for (i = 0; i < CERT_DNS_MAX; i++)
+		mem_free(dns[i]);
+	ca_svid_cleanup(&sv);
+	pb_release(spire_api_server_svid_v1_MintX509SVIDResponse_fields, &resp);
+	pb_release(spire_api_server_svid_v1_MintX509SVIDRequest_fields, &r);
+}
+
+static void
+svid_mint_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
+    void *arg)
+{
+	struct server				*s = arg;
+	spire_api_server_svid_v1_MintJWTSVIDRequest r;
+	spire_api_server_svid_v1_MintJWTSVIDResponse resp;
+	struct spiffe_id			 id;
+	struct caller				 c;
+	char					 sid[SPIFFE_ID_MAX + 1];
+	char					 why[128];
+	char					 msg[200], *tok;
+	int64_t					 iat, exp;
+
+	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
+		return;
+	caller_cleanup(&c);
+	memset(&r, 0, sizeof(r));
+	memset(&resp, 0, sizeof(resp));
+	if (srv_decode(call, req, len,
+	    spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r) == -1)
+		return;
+	if (!r.has_id || srv_id_parse(&r.id, &id, why, sizeof(why)) == -1) {
+		snprintf(msg, sizeof(msg), "invalid SPIFFE ID: %s",
+		    r.has_id ? why : "missing");
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, msg);
+		goto out;
+	}
+	if (!spiffe_id_member_of(&id, &s->td)) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "invalid SPIFFE "
+		    "ID: does not belong to the server trust domain");
+		goto out;
+	}
+	if (!svid_audience_ok(r.audience, r.audience_count)) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "at least one audience is required");
+		goto out;
+	}
+	if (r.ttl < 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "TTL must not be negative");
+		goto out;
+	}
+	if (srv_id_format(&r.id, sid, sizeof(sid)) == -1 ||
+	    (tok = ca_sign_jwtsvid(s->ca, sid,
+	    (const char *const *)r.audience, r.audience_count, r.ttl, &iat,
+	    &exp)) == NULL) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to sign JWT-SVID");
+		goto out;
+	}
+	resp.has_svid = true;
+	if (svid_jwt_pb(&resp.svid, tok, sid, iat, exp) == -1)
+		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+	else
+		srv_reply(call,
+		    spire_api_server_svid_v1_MintJWTSVIDResponse_fields, &resp);
+out:
+	pb_release(spire_api_server_svid_v1_MintJWTSVIDResponse_fields, &resp);
+	pb_release(spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r);
+}
+
+static void
+svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
+    void *arg)
+{
+	struct server	*s = arg;
+	struct caller	 c;
+
+	(void)req;
+	(void)len;
+	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
+		return;
+	caller_cleanup(&c);
+	/* XXX: downstream CAs come with the gateway work. */
+	srv_fail(call, GRPC_STATUS_UNIMPLEMENTED,
+	    "downstream CAs are not implemented");
+}
+
+int
+api_svid_register(struct server *s, struct rpc_server *rs)
+{
+	static struct rpc_method m[] = {
+		{ P("BatchNewX509SVID"), RPC_UNARY, svid_batch_new, NULL,
+		    NULL, NULL, NULL, NULL },
+		{ P("NewJWTSVID"), RPC_UNARY, svid_new_jwt, NULL, NULL, NULL,
+		    NULL, NULL },
+		{ P("MintX509SVID"), RPC_UNARY, svid_mint_x509, NULL, NULL,
+		    NULL, NULL, NULL },
+		{ P("MintJWTSVID"), RPC_UNARY, svid_mint_jwt, NULL, NULL, NULL,
+		    NULL, NULL },
+		{ P("NewDownstreamX509CA"), RPC_UNARY, svid_new_downstream,
+		    NULL, NULL, NULL, NULL, NULL },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		m[i].arg = s;
+	return rpc_server_add_methods(rs, m, sizeof(m) / sizeof(m[0]));
+}

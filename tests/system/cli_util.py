@@ -1,0 +1,275 @@
+"""Helpers for the operator command tests: one SPIFFE world per module
+(a server, an agent that attested to it, a workload entry for us), and
+the two tools to compare on it: SPIRE's Go CLI and spirelet's.
+
+The world is built for a backend: "spire" (real spire-server and
+spire-agent v1.13.3) or "spirelet" (spirelet's own server and agent).
+Every command takes the socket it talks to as a parameter, so the same
+test runs against either; a spirelet backend whose server or agent does
+not serve the APIs yet is skipped with the reason.
+"""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import shutil
+
+import pytest
+
+from conftest import Proc, build_path, free_port, wait_for
+from spire import SpireAgent, SpireServer, spire_bin_dir, SpireBins
+
+TRUST_DOMAIN = "example.org"
+NODE_ID = "spiffe://example.org/node"
+WORKLOAD_ID = "spiffe://example.org/workload"
+FED_TD = "spiffe://fed.example"
+
+
+def run(argv, timeout=60, stdin=None, **kw):
+    return subprocess.run([str(a) for a in argv], capture_output=True,
+                          text=True, timeout=timeout, input=stdin, **kw)
+
+
+class Tool:
+    """One command-line tool aimed at one socket: `spire-server` or
+    `spirelet server`, `spire-agent api` or `spirelet agent api`."""
+
+    def __init__(self, prefix, socket):
+        self.prefix = list(prefix)
+        self.socket = socket
+
+    def __call__(self, *args, stdin=None, socket=None, timeout=60, **kw):
+        return run(self.prefix + list(args) +
+                   ["-socketPath", socket or self.socket], stdin=stdin,
+                   timeout=timeout, **kw)
+
+    def ok(self, *args, **kw):
+        r = self(*args, **kw)
+        assert r.returncode == 0, "%s %s failed (%d):\n%s%s" % (
+            " ".join(self.prefix), " ".join(args), r.returncode, r.stdout,
+            r.stderr)
+        return r
+
+
+class ModuleProcs:
+    """The conftest procs fixture for a whole module: every process is
+    stopped at the module's end, pass or fail, and its log printed when a
+    test of the module failed."""
+
+    def __init__(self, d):
+        self.dir = d
+        self.started = []
+
+    def __call__(self, argv, name=None, env=None, cwd=None):
+        name = name or os.path.basename(argv[0])
+        p = Proc(argv, os.path.join(self.dir, name + ".log"), env=env,
+                 cwd=cwd)
+        self.started.append(p)
+        return p
+
+    def stop_all(self, failed):
+        for p in self.started:
+            p.stop()
+        if failed:
+            for p in self.started:
+                print("---- log of %s ----" % " ".join(p.argv))
+                print(p.output()[-6000:])
+
+
+class SpireletServer:
+    """spirelet server with SPIRE's server.conf minus the DataStore block
+    (the store is built in)."""
+
+    def __init__(self, spirelet, procs, workdir, sockdir, name="sl-server"):
+        self.spirelet = spirelet
+        self.procs = procs
+        self.dir = str(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.socket = os.path.join(sockdir, name + ".sock")
+        self.port = free_port()
+        self.trust_domain = TRUST_DOMAIN
+        self.name = name
+        self.conf = os.path.join(self.dir, "server.conf")
+        with open(self.conf, "w") as f:
+            f.write("""server {
+    bind_address = "127.0.0.1"
+    bind_port = "%(port)d"
+    socket_path = "%(sock)s"
+    trust_domain = "%(td)s"
+    data_dir = "%(dir)s/data"
+    log_level = "DEBUG"
+}
+plugins {
+    KeyManager "disk" { plugin_data { keys_path = "%(dir)s/data/keys.json" } }
+    NodeAttestor "join_token" { plugin_data {} }
+}
+""" % {"port": self.port, "sock": self.socket, "td": TRUST_DOMAIN,
+                "dir": self.dir})
+
+    def start(self):
+        self.proc = self.procs([self.spirelet, "server", "run", "-config",
+                                self.conf], name=self.name)
+        wait_for(lambda: run([self.spirelet, "server", "healthcheck",
+                              "-socketPath", self.socket]).returncode == 0,
+                 30, "spirelet server healthy", self.proc)
+        return self
+
+
+class SpireletAgent:
+    """spirelet agent with SPIRE's agent.conf."""
+
+    def __init__(self, spirelet, procs, workdir, sockdir, server_port,
+                 bundle_pem, join_token, name="sl-agent"):
+        self.spirelet = spirelet
+        self.procs = procs
+        self.dir = str(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.socket = os.path.join(sockdir, name + ".sock")
+        self.name = name
+        bundle = os.path.join(self.dir, "bootstrap.pem")
+        with open(bundle, "w") as f:
+            f.write(bundle_pem)
+        self.conf = os.path.join(self.dir, "agent.conf")
+        with open(self.conf, "w") as f:
+            f.write("""agent {
+    data_dir = "%(dir)s/data"
+    log_level = "DEBUG"
+    server_address = "127.0.0.1"
+    server_port = "%(port)d"
+    socket_path = "%(sock)s"
+    trust_bundle_path = "%(bundle)s"
+    trust_domain = "%(td)s"
+    join_token = "%(token)s"
+}
+plugins {
+    NodeAttestor "join_token" { plugin_data {} }
+    KeyManager "disk" { plugin_data { directory = "%(dir)s/data" } }
+    WorkloadAttestor "unix" { plugin_data {} }
+}
+""" % {"dir": self.dir, "port": server_port, "sock": self.socket,
+                "bundle": bundle, "td": TRUST_DOMAIN, "token": join_token})
+
+    def start(self):
+        self.proc = self.procs([self.spirelet, "agent", "run", "-config",
+                                self.conf], name=self.name)
+        wait_for(lambda: run([self.spirelet, "agent", "healthcheck",
+                              "-socketPath", self.socket]).returncode == 0,
+                 30, "spirelet agent healthy", self.proc)
+        return self
+
+
+def make_fed_ca(d):
+    """A CA certificate of another trust domain, made here."""
+    key = os.path.join(d, "fed.key")
+    crt = os.path.join(d, "fed.pem")
+    r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+             crt, "-days", "2", "-subj", "/O=fed/CN=fed CA", "-addext",
+             "subjectAltName=URI:" + FED_TD, "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"])
+    assert r.returncode == 0, r.stderr
+    return crt
+
+
+class World:
+    """A server, an agent attested to it as NODE_ID, and WORKLOAD_ID for
+    our uid (federating with FED_TD), with both tools for each side."""
+
+    def __init__(self, backend, bins, spirelet, procs, d, sockdir):
+        self.backend = backend
+        self.bins = bins
+        self.spirelet = spirelet
+        self.procs = procs
+        self.dir = d
+        self.sockdir = sockdir
+        if backend == "spire":
+            self.server = SpireServer(bins, procs, os.path.join(d, "srv"),
+                                      sockdir, name="srv").start()
+        else:
+            self.server = SpireletServer(spirelet, procs,
+                                         os.path.join(d, "srv"), sockdir,
+                                         name="srv").start()
+        sock = self.server.socket
+        self.go = Tool([bins.server], sock)
+        self.ours = Tool([spirelet, "server"], sock)
+        probe = self.ours("entry", "count")
+        if "Unimplemented" in probe.stderr:
+            pytest.skip("%s server has no admin Entry API yet: %s"
+                        % (backend, probe.stderr.strip()))
+        assert probe.returncode == 0, probe.stderr
+        self.fed_pem = make_fed_ca(d)
+        self.go.ok("bundle", "set", "-id", FED_TD, "-path", self.fed_pem)
+        self.token = self.join_token(NODE_ID)
+        self.agent = self.start_agent("agent", self.token)
+        self.go_api = Tool([bins.agent, "api"], self.agent.socket)
+        self.ours_api = Tool([spirelet, "agent", "api"], self.agent.socket)
+        self.workload_entry = self.entry_id(self.go.ok(
+            "entry", "create", "-parentID", NODE_ID, "-spiffeID",
+            WORKLOAD_ID, "-selector", "unix:uid:%d" % os.getuid(),
+            "-federatesWith", FED_TD, "-hint", "wl").stdout)
+        wait_for(lambda: WORKLOAD_ID in self.go_api("fetch", "x509").stdout
+                 and "[%s]" % FED_TD in self.go_api("fetch", "x509").stdout,
+                 60, "the workload SVID with the federated bundle",
+                 self.agent.proc)
+
+    def join_token(self, spiffe_id):
+        out = self.go.ok("token", "generate", "-spiffeID", spiffe_id).stdout
+        return re.search(r"Token: (\S+)", out).group(1)
+
+    def start_agent(self, name, token):
+        bundle = self.go.ok("bundle", "show").stdout
+        if self.backend == "spire":
+            a = SpireAgent(self.bins, self.procs,
+                           os.path.join(self.dir, name), self.sockdir,
+                           self.server.port, bundle, join_token=token,
+                           name=name)
+        else:
+            a = SpireletAgent(self.spirelet, self.procs,
+                              os.path.join(self.dir, name), self.sockdir,
+                              self.server.port, bundle, token, name=name)
+        a.start()
+        if self.backend == "spirelet":
+            r = run([self.spirelet, "agent", "api", "fetch", "-socketPath",
+                     a.socket])
+            if "Unimplemented" in r.stderr:
+                pytest.skip("spirelet agent has no Workload API yet")
+        return a
+
+    @staticmethod
+    def entry_id(out):
+        m = re.search(r"Entry ID\s*:\s*(\S+)", out)
+        assert m, out
+        return m.group(1)
+
+
+def world_fixture(request, tmp_path_factory):
+    """Builds the World for request.param; yields it and stops it."""
+    spirelet = build_path("spirelet")
+    assert os.access(spirelet, os.X_OK), "build spirelet first"
+    bins = SpireBins(spire_bin_dir())
+    d = str(tmp_path_factory.mktemp("world-" + request.param))
+    sockdir = tempfile.mkdtemp(prefix="sp-", dir="/tmp")
+    procs = ModuleProcs(d)
+    failed = request.session.testsfailed
+    try:
+        yield World(request.param, bins, spirelet, procs, d, sockdir)
+    finally:
+        procs.stop_all(request.session.testsfailed > failed)
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def same(a, b, why=""):
+    """Both runs gave the same status and the same text."""
+    assert (a.returncode, a.stdout, a.stderr) == \
+        (b.returncode, b.stdout, b.stderr), "%s\n--- Go (%d):\n%s%s\n" \
+        "--- spirelet (%d):\n%s%s" % (why, a.returncode, a.stdout,
+                                      a.stderr, b.returncode, b.stdout,
+                                      b.stderr)
+
+
+def interrupt(proc):
+    """SIGINT, then the exit status."""
+    proc.p.send_signal(signal.SIGINT)
+    return proc.p.wait(timeout=10)
