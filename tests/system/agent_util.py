@@ -65,13 +65,35 @@ class RealServer:
         self.cli("agent", "ban", "-spiffeID", spiffe_id)
 
 
-def make_server(kind, spire, procs, workdir, sockdir, **kw):
-    """The server side of a test. Only "spire" exists today; a spirelet
-    server (tests/system/server_util.py on the server branch) plugs in
-    here with the same methods."""
+class SpireletServerSide(RealServer):
+    """spirelet's own server (tests/system/server_util.py) behind the
+    same interface, administered with the real spire-server CLI."""
+
+    def __init__(self, spirelet, spire, procs, workdir, sockdir,
+                 plugins="", x509_ttl="1h", ca_ttl="24h",
+                 name="spirelet-server"):
+        from server_util import SpireletServer
+        self.srv = SpireletServer(spirelet, spire, procs, workdir, sockdir,
+                                  plugins=plugins, x509_ttl=x509_ttl,
+                                  ca_ttl=ca_ttl, name=name)
+        self.port = self.srv.port
+        self.trust_domain = self.srv.trust_domain
+        self.kind = "spirelet"
+
+    def stop(self):
+        if self.srv.proc is not None and self.srv.proc.alive():
+            self.srv.stop()
+
+
+def make_server(kind, spire, procs, workdir, sockdir, spirelet=None, **kw):
+    """The server side of a test: a real spire-server ("spire") or
+    spirelet's own ("spirelet"), with the same methods."""
     if kind == "spire":
         return RealServer(spire, procs, workdir, sockdir, **kw)
-    pytest.skip("server kind %s not available on this branch" % kind)
+    if kind == "spirelet":
+        return SpireletServerSide(spirelet, spire, procs, workdir, sockdir,
+                                  **kw)
+    raise ValueError(kind)
 
 
 class Agent:

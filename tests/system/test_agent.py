@@ -17,7 +17,7 @@ from agent_util import (TD, Agent, as_user, cert_serial, make_server,
 from conftest import wait_for
 from spire import run, sockdir, spire  # noqa: F401 (fixtures)
 
-SERVER_KINDS = ["spire"]
+SERVER_KINDS = ["spire", "spirelet"]
 
 
 @pytest.fixture(params=SERVER_KINDS)
@@ -28,7 +28,7 @@ def server_kind(request):
 def test_join_token_entries_x509_and_jwt(spirelet, spire, procs, sockdir,
                                          tmp_path, server_kind):
     srv = make_server(server_kind, spire, procs, tmp_path / "srv",
-                      sockdir).start()
+                      sockdir, spirelet=spirelet).start()
     token = srv.token("spiffe://%s/edge" % TD)
     agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
                   join_token=token).start()
@@ -103,7 +103,8 @@ def test_x509pop_attestation(spirelet, spire, procs, sockdir, tmp_path,
                              server_kind):
     pki, sha1 = make_device_pki(tmp_path / "pki")
     srv = make_server(server_kind, spire, procs, tmp_path / "srv", sockdir,
-                      plugins=x509pop_plugin(pki / "ca.pem")).start()
+                      spirelet=spirelet, plugins=x509pop_plugin(pki /
+                                                                "ca.pem")).start()
     plugins = ('NodeAttestor "x509pop" { plugin_data { '
                'private_key_path = "%s" certificate_path = "%s" } }'
                % (pki / "dev.key", pki / "dev.pem"))
@@ -124,7 +125,7 @@ def test_rotation_outage_restart_and_deletion(spirelet, spire, procs,
                                               sockdir, tmp_path,
                                               server_kind):
     srv = make_server(server_kind, spire, procs, tmp_path / "srv",
-                      sockdir).start()
+                      sockdir, spirelet=spirelet).start()
     token = srv.token("spiffe://%s/edge" % TD)
     agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
                   join_token=token).start()
@@ -178,7 +179,7 @@ def test_rotation_outage_restart_and_deletion(spirelet, spire, procs,
 def test_banned_agent_stops(spirelet, spire, procs, sockdir, tmp_path,
                             server_kind):
     srv = make_server(server_kind, spire, procs, tmp_path / "srv",
-                      sockdir).start()
+                      sockdir, spirelet=spirelet).start()
     token = srv.token()
     agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
                   join_token=token).start()
@@ -195,7 +196,8 @@ def test_evicted_x509pop_agent_attests_again(spirelet, spire, procs,
                                              server_kind):
     pki, sha1 = make_device_pki(tmp_path / "pki")
     srv = make_server(server_kind, spire, procs, tmp_path / "srv", sockdir,
-                      plugins=x509pop_plugin(pki / "ca.pem")).start()
+                      spirelet=spirelet, plugins=x509pop_plugin(pki /
+                                                                "ca.pem")).start()
     plugins = ('NodeAttestor "x509pop" { plugin_data { '
                'private_key_path = "%s" certificate_path = "%s" } }'
                % (pki / "dev.key", pki / "dev.pem"))

@@ -64,10 +64,10 @@ def wlclient():
     return exe
 
 
-@pytest.fixture
-def setup(spirelet, spire, procs, sockdir, tmp_path):
-    srv = make_server("spire", spire, procs, tmp_path / "srv",
-                      sockdir).start()
+@pytest.fixture(params=["spire", "spirelet"])
+def setup(request, spirelet, spire, procs, sockdir, tmp_path):
+    srv = make_server(request.param, spire, procs, tmp_path / "srv",
+                      sockdir, spirelet=spirelet).start()
     token = srv.token("spiffe://%s/edge" % TD)
     agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
                   join_token=token).start()
