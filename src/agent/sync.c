@@ -450,6 +450,8 @@ sync_entries_message(struct rpc_call *call, const uint8_t *p, size_t len,
 		    r->a->nentries, r->revs, r->nrevs, r->keep, &r->need,
 		    &r->nneed) == -1)
 			goto cancel;
+		log_debug("agent", "sync: %zu entry revisions in pages of %zu; "
+		    "%zu entries to fetch", r->nrevs, r->page_size, r->nneed);
 		if (sync_send_ids(r) == -1)
 			goto cancel;
 	}

@@ -6,6 +6,7 @@ outage, a restart while the server is down, and deleted entries.
 The server side is the `server` fixture (agent_util.make_server), so the
 same tests can run against a spirelet server once it exists.
 """
+import json
 import os
 import re
 import time
@@ -72,6 +73,37 @@ def test_join_token_entries_x509_and_jwt(spirelet, spire, procs, sockdir,
     # The agent shows up in the server's list, attested by join token.
     r = srv.cli("agent", "list")
     assert "join_token" in r.stdout
+
+
+def test_paged_sync_of_many_entries(spirelet, spire, procs, sockdir,
+                                    tmp_path, server_kind):
+    """More entries than one page (500): the server sends revisions in
+    pages and the agent asks for the entries in sorted chunks."""
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv",
+                      sockdir, spirelet=spirelet).start()
+    token = srv.token("spiffe://%s/edge" % TD)
+    n = 520
+    entries = [{"parent_id": "spiffe://%s/edge" % TD,
+                "spiffe_id": "spiffe://%s/many/%03d" % (TD, i),
+                "selectors": [{"type": "unix",
+                               "value": "uid:%d" % os.getuid()}]}
+               for i in range(n)]
+    data = tmp_path / "entries.json"
+    data.write_text(json.dumps({"entries": entries}))
+    srv.cli("entry", "create", "-data", str(data))
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  join_token=token).start()
+    want = ["spiffe://%s/many/%03d" % (TD, i) for i in range(n)]
+    agent.wait_ids(want, timeout=60)
+    assert re.search(r"sync: %d entry revisions in pages of 500; %d "
+                     r"entries to fetch" % (n + 1, n + 1), agent.log())
+    # Later syncs find every revision known: nothing to fetch.
+    wait_for(lambda: "sync: %d entry revisions in pages of 500; 0 "
+             "entries" % (n + 1) in agent.log(), 10, "an idle paged sync")
+    r = srv.cli("entry", "show", "-spiffeID", want[7])
+    eid = re.search(r"Entry ID\s*:\s*(\S+)", r.stdout).group(1)
+    srv.entry_delete(eid)
+    agent.wait_ids(want[:7] + want[8:], timeout=30)
 
 
 def make_device_pki(d):
