@@ -208,6 +208,41 @@ def test_rotation_outage_restart_and_deletion(spirelet, spire, procs,
     wait_until(gone, 20, "no identity once every entry is deleted")
 
 
+def test_agent_svid_renewed_and_reattested(spirelet, spire, procs, sockdir,
+                                           tmp_path, server_kind):
+    """Short agent SVIDs: a join-token agent renews with RenewAgent, an
+    x509pop agent attests again, and both keep syncing with the new
+    certificate."""
+    pki, sha1 = make_device_pki(tmp_path / "pki")
+    srv = make_server(server_kind, spire, procs, tmp_path / "srv", sockdir,
+                      spirelet=spirelet, x509_ttl="14s",
+                      plugins=x509pop_plugin(pki / "ca.pem")).start()
+    token = srv.token("spiffe://%s/edge" % TD)
+    jt = Agent(spirelet, spire, procs, tmp_path / "jt", sockdir, srv,
+               join_token=token, name="jt").start()
+    plugins = ('NodeAttestor "x509pop" { plugin_data { '
+               'private_key_path = "%s" certificate_path = "%s" } }'
+               % (pki / "dev.key", pki / "dev.pem"))
+    pop = Agent(spirelet, spire, procs, tmp_path / "pop", sockdir, srv,
+                plugins=plugins, name="pop").start()
+    pop_id = "spiffe://%s/spire/agent/x509pop/%s" % (TD, sha1)
+    srv.entry_create("spiffe://%s/edge" % TD, "spiffe://%s/jt-w" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    srv.entry_create(pop_id, "spiffe://%s/pop-w" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    wait_for(lambda: jt.log().count("agent SVID renewed") >= 2, 40,
+             "two RenewAgent rotations", jt.proc)
+    wait_for(lambda: pop.log().count("node attestation was successful")
+             >= 3, 40, "two re-attestations", pop.proc)
+    # Still authorized with the new certificates: entries keep coming.
+    srv.entry_create("spiffe://%s/edge" % TD, "spiffe://%s/jt-late" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    srv.entry_create(pop_id, "spiffe://%s/pop-late" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    jt.wait_ids(["spiffe://%s/jt-w" % TD, "spiffe://%s/jt-late" % TD])
+    pop.wait_ids(["spiffe://%s/pop-w" % TD, "spiffe://%s/pop-late" % TD])
+
+
 def test_banned_agent_stops(spirelet, spire, procs, sockdir, tmp_path,
                             server_kind):
     srv = make_server(server_kind, spire, procs, tmp_path / "srv",
