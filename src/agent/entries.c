@@ -192,7 +192,8 @@ entries_diff(struct agent_entry *const *cached, size_t n,
 		    revs[i].revision < 0)
 			continue;	/* malformed: ignored, as SPIRE */
 		key.id = (char *)(uintptr_t)revs[i].id;
-		hit = bsearch(&kp, cached, n, sizeof(*cached), entry_cmp);
+		hit = n > 0 ? bsearch(&kp, cached, n, sizeof(*cached),
+		    entry_cmp) : NULL;
 		if (hit != NULL)
 			seen[hit - cached] = 1;
 		if (hit == NULL || entries_stale(*hit, revs[i].revision,

@@ -1364,12 +1364,15 @@ sync_fail(struct sync_run *r, enum grpc_status code, int reason,
     const char *why)
 {
 	struct agent	*a = r->a;
+	char		 msg[256];
 
+	/* why may be r->err, which goes with r. */
+	snprintf(msg, sizeof(msg), "%s", why);
 	log_kv(LOG_LEVEL_ERROR, "agent", "synchronize failed", "code",
-	    grpc_status_name((int)code), "error", why, (const char *)NULL);
+	    grpc_status_name((int)code), "error", msg, (const char *)NULL);
 	if (code == GRPC_STATUS_PERMISSION_DENIED && reason > 0) {
 		sync_detach(r);
-		sync_handle_denied(a, reason, why);
+		sync_handle_denied(a, reason, msg);
 		if (a->state == AGENT_STOPPED || a->attest != NULL)
 			return;
 		agent_schedule(a, AGENT_ATTEST_RETRY_MS);

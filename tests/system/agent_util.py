@@ -103,7 +103,7 @@ class Agent:
                  join_token=None, plugins=None, extra="", name="agent",
                  sync="500ms", unix='WorkloadAttestor "unix" '
                  '{ plugin_data {} }', key_manager='KeyManager "disk" '
-                 '{ plugin_data {} }'):
+                 '{ plugin_data {} }', bundle_url=None, env=None):
         self.spirelet = spirelet
         self.spire = spire
         self.procs = procs
@@ -127,7 +127,7 @@ class Agent:
     server_address = "127.0.0.1"
     server_port = "%(port)d"
     socket_path = "%(sock)s"
-    trust_bundle_path = "%(bundle)s"
+    %(bundle)s
     trust_domain = "%(td)s"
     sync_interval = "%(sync)s"
     %(token)s
@@ -139,16 +139,20 @@ plugins {
     %(unix)s
 }
 """ % {"dir": self.dir, "port": server.port, "sock": self.socket,
-                "bundle": self.bundle, "td": server.trust_domain,
+                "bundle": ('trust_bundle_url = "%s"' % bundle_url)
+                if bundle_url else ('trust_bundle_path = "%s"' %
+                                    self.bundle),
+                "td": server.trust_domain,
                 "sync": sync, "extra": extra, "plugins": plugins,
                 "km": key_manager, "unix": unix,
                 "token": ('join_token = "%s"' % join_token)
                 if join_token else ""})
         self.proc = None
+        self.env = env
 
     def start(self, wait=True):
         self.proc = self.procs([self.spirelet, "agent", "run", "-config",
-                                self.conf], name=self.name)
+                                self.conf], name=self.name, env=self.env)
         if wait:
             wait_for(self.healthy, 30, "spirelet agent healthy", self.proc)
         return self

@@ -15,7 +15,7 @@ import pytest
 
 from agent_util import (TD, Agent, as_user, cert_serial, make_server,
                         openssl, wait_until, x509pop_plugin)
-from conftest import wait_for
+from conftest import free_port, wait_for
 from spire import run, sockdir, spire  # noqa: F401 (fixtures)
 
 SERVER_KINDS = ["spire", "spirelet"]
@@ -243,6 +243,64 @@ def test_agent_svid_renewed_and_reattested(spirelet, spire, procs, sockdir,
     pop.wait_ids(["spiffe://%s/pop-w" % TD, "spiffe://%s/pop-late" % TD])
 
 
+HTTPS_SERVER = r"""
+import http.server, ssl, sys
+port, d = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(d + "/web.pem", d + "/web.key")
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, directory=d + "/www", **k)
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("ready", flush=True)
+srv.serve_forever()
+"""
+
+
+def test_trust_bundle_url(spirelet, spire, procs, sockdir, tmp_path):
+    """The bootstrap bundle over HTTPS, checked with Web PKI rules: the
+    roots in SSL_CERT_FILE and the URL's host name."""
+    srv = make_server("spire", spire, procs, tmp_path / "srv",
+                      sockdir).start()
+    d = tmp_path / "web"
+    (d / "www").mkdir(parents=True)
+    (d / "www" / "bundle.pem").write_text(srv.bundle_pem())
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-subj", "/CN=web CA", "-days", "1", cwd=d)
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "web.key", "-out", "web.csr", "-subj",
+            "/CN=localhost", cwd=d)
+    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost\n")
+    openssl("x509", "-req", "-in", "web.csr", "-CA", "ca.pem", "-CAkey",
+            "ca.key", "-CAcreateserial", "-days", "1", "-extfile",
+            "ext.cnf", "-out", "web.pem", cwd=d)
+    port = free_port()
+    web = procs(["/usr/bin/python3", "-c", HTTPS_SERVER, str(port), str(d)],
+                name="https")
+    wait_for(lambda: "ready" in web.output(), 10, "https server", web)
+    token = srv.token("spiffe://%s/edge" % TD)
+    url = "https://localhost:%d/bundle.pem" % port
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  join_token=token, bundle_url=url,
+                  env=dict(os.environ, SSL_CERT_FILE=str(d / "ca.pem")))
+    agent.start()
+    assert "trust bundle fetched" in agent.log()
+    srv.entry_create("spiffe://%s/edge" % TD, "spiffe://%s/u" % TD,
+                     ["unix:uid:%d" % os.getuid()])
+    agent.wait_ids(["spiffe://%s/u" % TD])
+    # Roots that do not vouch for the web server: refused, retried.
+    bad = Agent(spirelet, spire, procs, tmp_path / "bad", sockdir, srv,
+                join_token=srv.token(), bundle_url=url, name="bad",
+                env=dict(os.environ, SSL_CERT_FILE=str(
+                    tmp_path / "agent" / "bootstrap.pem")))
+    bad.start(wait=False)
+    wait_for(lambda: "cannot fetch the trust bundle" in bad.log(), 15,
+             "the agent refusing the web server", bad.proc)
+    assert bad.proc.alive()
+
+
 def test_banned_agent_stops(spirelet, spire, procs, sockdir, tmp_path,
                             server_kind):
     srv = make_server(server_kind, spire, procs, tmp_path / "srv",
@@ -295,7 +353,7 @@ def test_evicted_x509pop_agent_attests_again(spirelet, spire, procs,
     ('agent {}\nplugins {\n  NodeAttestor "x509pop" { plugin_data {} }\n}',
      "private_key_path"),
     ('agent { workload_x509_svid_key_type = "rsa-2048" }', "rsa-2048"),
-    ('agent { trust_bundle_url = "https://x/b" }', "trust_bundle_url"),
+    ('agent { trust_bundle_url = "http://x/b" }', "https:// URL"),
 ])
 def test_agent_config_errors(spirelet, tmp_path, body, want):
     conf = tmp_path / "agent.conf"
