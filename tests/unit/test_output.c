@@ -404,6 +404,50 @@ test_pbjson_struct(void **state)
 	mem_free(s);
 }
 
+/*
+ * Every allocation of a dump and of a message tree may fail: the result
+ * is then NULL, never a partial text, and nothing leaks (the sanitizer
+ * build checks that).
+ */
+static void
+test_allocation_failures(void **state)
+{
+	static const char	 want[] = "{\"a\":[1,\"x\",{\"b\":true}]}";
+	spire_api_types_Entry	 e = spire_api_types_Entry_init_zero;
+	json_error_t		 je;
+	json_t			*v, *t;
+	char			*s;
+	unsigned long		 n;
+	int			 ok = 0;
+
+	v = json_loads(want, 0, &je);
+	assert_non_null(v);
+	for (n = 1; n < 64 && !ok; n++) {
+		mem_fail_after(n);
+		s = gojson_dumps(v, GOJSON_SORT_KEYS);
+		mem_fail_after(0);
+		if (s != NULL) {
+			assert_string_equal(s, want);
+			ok = 1;
+		}
+		mem_free(s);
+	}
+	assert_true(ok);
+	json_decref(v);
+	e.id = "x";
+	e.has_spiffe_id = true;
+	e.spiffe_id.trust_domain = "td";
+	e.spiffe_id.path = "/p";
+	for (ok = 0, n = 1; n < 200 && !ok; n++) {
+		mem_fail_after(n);
+		t = pbjson_entry(&e);
+		mem_fail_after(0);
+		ok = t != NULL;
+		json_decref(t);
+	}
+	assert_true(ok);
+}
+
 int
 main(void)
 {
@@ -424,6 +468,7 @@ main(void)
 		cmocka_unit_test(test_pbjson_unset_fields),
 		cmocka_unit_test(test_pbjson_bundle),
 		cmocka_unit_test(test_pbjson_struct),
+		cmocka_unit_test(test_allocation_failures),
 	};
 
 	json_set_alloc_funcs(mem_alloc, mem_free);
