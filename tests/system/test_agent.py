@@ -95,8 +95,10 @@ def test_paged_sync_of_many_entries(spirelet, spire, procs, sockdir,
                   join_token=token).start()
     want = ["spiffe://%s/many/%03d" % (TD, i) for i in range(n)]
     agent.wait_ids(want, timeout=60)
-    assert re.search(r"sync: %d entry revisions in pages of 500; %d "
-                     r"entries to fetch" % (n + 1, n + 1), agent.log())
+    # The server's entry cache may fill over more than one sync, so the
+    # first paged sync may fetch only some: any count will do.
+    assert re.search(r"sync: %d entry revisions in pages of 500; \d+ "
+                     r"entries to fetch" % (n + 1), agent.log())
     # Later syncs find every revision known: nothing to fetch.
     wait_for(lambda: "sync: %d entry revisions in pages of 500; 0 "
              "entries" % (n + 1) in agent.log(), 10, "an idle paged sync")
