@@ -89,11 +89,12 @@ attest_finish(struct rpc_call *call, struct attest *a, enum grpc_status code,
     const char *msg)
 {
 	a->done = 1;
+	/* The call is gone once finished: let go of it first. */
+	rpc_call_set_data(call, NULL);
 	if (code == GRPC_STATUS_OK)
 		rpc_call_finish(call, code, NULL, NULL, 0);
 	else
 		srv_fail(call, code, msg);
-	rpc_call_set_data(call, NULL);
 	attest_free(a);
 }
 
