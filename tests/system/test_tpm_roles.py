@@ -27,8 +27,9 @@ from test_tpm_spire import agent_pb, attest_agent, csr_der  # noqa: F401
 from tpm_util import (DevID, DevIDAgent, lab_ca, manufacture,  # noqa: F401
                       swtpm, tpm_state)
 from tpmrole_util import (TpmCounter, agent_own_record, ec_point,
-                          fresh_tpm, km_tpm, parse_tpm_blob, resident,
-                          second_swtpm, td_plugin_agent, td_plugin_server)
+                          fresh_tpm, km_tpm, lockout, parse_tpm_blob,
+                          resident, second_swtpm, td_plugin_agent,
+                          td_plugin_server)
 
 UID = os.getuid()
 
@@ -169,6 +170,57 @@ def test_real_spire_agent_with_tpm_devid_to_our_server_with_tpm_ca(
     log = p.output()
     assert "a key's TPM blob does not load" in log
     assert "key blob does not load in this TPM" in log
+
+
+def test_tpm_missing_or_in_lockout_is_named(spire, procs, sockdir, tmp_path,
+                                            swtpm, tpm_state, spirelet):
+    """No TPM at tpm_device_path, or a TPM in dictionary-attack lockout:
+    each role says so; the agent's Workload API serves its cache."""
+    # A server whose TPM is not there does not start, and says why.
+    bad = SpireletServer(spirelet, spire, procs, tmp_path / "bad", sockdir,
+                         keymanager=km_tpm(str(tmp_path / "no-tpm")),
+                         name="no-tpm-server")
+    p = procs([spirelet, "server", "run", "-config", bad.conf],
+              name="no-tpm-server")
+    assert p.wait(timeout=30) != 0
+    assert re.search(r'msg="no TPM at tpm_device_path" path=\S*no-tpm',
+                     p.output()), p.output()[-2000:]
+
+    catpm = second_swtpm(procs, tpm_state, tmp_path, sockdir)
+    srv = SpireletServer(spirelet, spire, procs, tmp_path / "srv", sockdir,
+                         keymanager=km_tpm(catpm.sock)).start()
+    # An agent whose TPM is not there: attestation waits, and says why.
+    lost = Agent(spirelet, spire, procs, tmp_path / "lost", sockdir, srv,
+                 join_token=srv.token(),
+                 key_manager=km_tpm(str(tmp_path / "no-tpm")),
+                 name="lost").start(wait=False)
+    wait_for(lambda: "no TPM at %s" % (tmp_path / "no-tpm") in lost.log(),
+             20, "the missing TPM named", lost.proc)
+    lost.stop()
+
+    agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
+                  join_token=srv.token("spiffe://%s/edge" % TD),
+                  key_manager=km_tpm(swtpm.sock)).start()
+    want = "spiffe://%s/lk-w" % TD
+    srv.entry_create("spiffe://%s/edge" % TD, want, ["unix:uid:%d" % UID])
+    agent.wait_ids([want])
+    agent.stop()
+    # Both TPMs locked out: their keys no longer sign.
+    lockout(swtpm.tcti, str(tmp_path / "lk1"))
+    lockout(catpm.tcti, str(tmp_path / "lk2"))
+    r = srv.cli("x509", "mint", "-spiffeID", "spiffe://%s/m" % TD,
+                check=False)
+    assert r.returncode != 0 and "failed to sign X509-SVID" in r.stderr
+    assert "TPM in dictionary-attack lockout" in srv.log()
+    # The agent's key loads (no authorization), its handshake cannot be
+    # signed; the cache is served all the same.
+    agent.start(wait=False)
+    wait_for(lambda: re.search(r'the agent key did not sign the TLS '
+                               r'handshake" error="key device in '
+                               r'dictionary-attack lockout', agent.log()),
+             30, "the lockout named", agent.proc)
+    wait_for(agent.healthy, 20, "agent serving its cache", agent.proc)
+    assert agent.ids() == [want]
 
 
 def _attest(pb, srv, bundle, payload, answer, d):

@@ -225,3 +225,32 @@ def second_swtpm(procs, tpm_state, tmp_path, sockdir, name="tpm2"):
     d = str(tmp_path / name)
     shutil.copytree(tpm_state.state, d)
     return Swtpm(procs, d, os.path.join(sockdir, name), name=name).start()
+
+
+def lockout(tcti, workdir):
+    """Puts a TPM in dictionary-attack lockout with tpm2-tools: one
+    failure allowed, then a wrong password on a key of its own."""
+    import subprocess as sp
+
+    def tool(*argv, check=True):
+        r = sp.run([*argv, "-T", tcti], capture_output=True, text=True,
+                   cwd=workdir, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError("%s: %s" % (argv[0], r.stderr))
+        sp.run(["tpm2_flushcontext", "-t", "-T", tcti],
+               capture_output=True, cwd=workdir, timeout=60)
+        return r
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "msg"), "w") as f:
+        f.write("lockout\n")
+    tool("tpm2_dictionarylockout", "-s", "-n", "1", "-t", "600", "-l",
+         "600")
+    tool("tpm2_createprimary", "-C", "o", "-c", "prim.ctx")
+    tool("tpm2_create", "-C", "prim.ctx", "-p", "secret", "-u", "k.pub",
+         "-r", "k.priv")
+    tool("tpm2_load", "-C", "prim.ctx", "-u", "k.pub", "-r", "k.priv",
+         "-c", "k.ctx")
+    tool("tpm2_sign", "-c", "k.ctx", "-p", "wrong", "-o", "sig", "msg",
+         check=False)
+    r = tool("tpm2_getcap", "properties-variable")
+    assert "inLockout:                 1" in r.stdout, r.stdout
