@@ -156,11 +156,14 @@ plugins {
     def bundle_pem(self):
         return self.cli("bundle", "show").stdout
 
-    def entries(self, parent, n, uid=0, tag="w"):
-        """Creates n entries under parent, all for workloads of uid,
-        in one batch; returns their IDs."""
+    def entries(self, parent, n, uid=None, tag="w"):
+        """Creates n entries under parent, all for workloads of uid (by
+        default ours: the bench's client is the workload), in one
+        batch; returns their IDs."""
         if n == 0:
             return []
+        if uid is None:
+            uid = os.getuid()
         path = os.path.join(self.dir, "entries-%s.json" % tag)
         with open(path, "w") as f:
             json.dump({"entries": [{

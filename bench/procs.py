@@ -73,6 +73,12 @@ class Proc:
     def rss_kib(self):
         return status_kib(self.pid, "VmRSS")
 
+    def anon_kib(self):
+        """The resident pages that are the process's own (heap, stacks,
+        anonymous maps): RSS less mapped files, shared libraries and
+        LMDB's map among them."""
+        return status_kib(self.pid, "RssAnon")
+
     def cpu_ticks(self):
         """utime + stime of every thread, in clock ticks."""
         with open("/proc/%d/stat" % self.pid) as f:

@@ -201,6 +201,8 @@ class AgentIdle(Scenario):
         what = ("%d entries, %d SVIDs cached" % (n, n)) if n else \
             "0 entries"
         self.row("rss_agent_%d" % n, "agent RSS, idle, " + what, "KiB")
+        self.row("anon_agent_%d" % n, "  of which anonymous (heap, stacks)",
+                 "KiB")
         if idle:
             self.row("idle_cpu_agent", "agent CPU, idle %gs, %d entries" % (
                 idle, n), "CPU s")
@@ -221,7 +223,8 @@ class AgentIdle(Scenario):
                 wait_for(lambda: _agent_attested(ctx, srv, tok), 60,
                          "the agent attested", ag.proc, every=0.1)
             _settle(ctx)
-            out = {"rss_agent_%d" % self.n: float(ag.proc.rss_kib())}
+            out = {"rss_agent_%d" % self.n: float(ag.proc.rss_kib()),
+                   "anon_agent_%d" % self.n: float(ag.proc.anon_kib())}
             if self.idle:
                 (cpu, wake), = idle_cost([ag.proc], self.idle)
                 out["idle_cpu_agent"] = cpu
@@ -313,6 +316,8 @@ class ServerScale(Scenario):
         for n in sizes:
             self.row("rss_server_%d" % n, "server RSS, %d entries, %d "
                      "agents" % (n, agents), "KiB")
+            self.row("anon_server_%d" % n, "  of which anonymous (heap, "
+                     "stacks)", "KiB")
         self.row("mint", "BatchNewX509SVID, 100 a batch, %d agents" %
                  mint_agents, "SVIDs/s")
         self.row("mint_p50", "BatchNewX509SVID of 100, p50", "ms")
@@ -337,6 +342,7 @@ class ServerScale(Scenario):
                 fleet.cmd("sync")
                 _settle(ctx)
                 out["rss_server_%d" % n] = float(srv.proc.rss_kib())
+                out["anon_server_%d" % n] = float(srv.proc.anon_kib())
             out["entry_create"] = sum(rates) / len(rates)
             # Agents short of a batch of entries get the rest.
             per = have // self.agents
