@@ -3,7 +3,7 @@
 
     bench/run.py [--quick] [--runs N] [--only NAME[,NAME...]] [--list]
                  [--idle-window S] [--agent-server spire|spirelet]
-                 [--json FILE]
+                 [--build-dir DIR] [--json FILE]
 
 Builds spirelet, uses the cached SPIRE binaries (scripts/build-spire.sh
 builds them once, outside the repository), builds the Go load tool
@@ -54,7 +54,7 @@ class Context:
         self.work = tempfile.mkdtemp(prefix="spirelet-bench-", dir="/tmp")
         # Unix socket paths must fit sun_path (108 bytes).
         self.sockdir = tempfile.mkdtemp(prefix="sb-", dir="/tmp")
-        self.build_dir = os.path.join(TOP, "build-bench")
+        self.build_dir = os.path.abspath(args.build_dir)
         self.spirelet = None
         self.spire_server = None
         self.spire_agent = None
@@ -144,6 +144,13 @@ def build_spirelet(ctx):
         raise BenchBroken("building spirelet failed:\n" + r.stdout +
                           r.stderr)
     ctx.spirelet = os.path.join(ctx.build_dir, "spirelet")
+    try:
+        with open(os.path.join(ctx.build_dir, "config.h")) as f:
+            if "#define SPIRELET_SANITIZERS 1" in f.read():
+                raise BenchBroken("%s is a sanitizer build: its memory "
+                                  "and speed mean nothing" % ctx.build_dir)
+    except OSError:
+        pass
 
 
 def find_spire(ctx):
@@ -389,6 +396,8 @@ def main():
                     default="spire",
                     help="the server both agents attest to (default "
                     "spire-server)")
+    ap.add_argument("--build-dir", default=os.path.join(TOP, "build-bench"),
+                    help="where to build spirelet (default build-bench/)")
     ap.add_argument("--json", default=None,
                     help="also write every round's values to this file")
     ap.add_argument("--list", action="store_true", help="list scenarios")
