@@ -186,6 +186,13 @@ const char	*key_type_name(enum key_type);
 int		 key_type_parse(const char *, enum key_type *);
 /* Wipes and frees; accepts NULL. */
 void		 key_free(struct key *);
+/*
+ * Drops the calling thread's cache of precomputed EC points (wolfCrypt's
+ * FP_ECC tables: megabytes after a few handshakes or key generations).
+ * Later operations rebuild what they need, a little slower the first
+ * time. For long-lived processes that want their memory back.
+ */
+void		 key_soft_trim(void);
 const char	*key_strerror(enum key_err);
 
 /*

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <wolfssl/options.h>
@@ -44,6 +45,24 @@ static const struct key_ops soft_ops = {
  */
 static __thread WC_RNG	 thread_rng;
 static __thread int	 thread_rng_ready;
+/*
+ * A thread that ends (the worker) frees its DRBG's state through this
+ * key's destructor; thread-local storage alone would leak it.
+ */
+static pthread_key_t	 rng_key;
+static pthread_once_t	 rng_once = PTHREAD_ONCE_INIT;
+
+static void
+soft_rng_free(void *p)
+{
+	(void)wc_FreeRng(p);
+}
+
+static void
+soft_rng_key(void)
+{
+	(void)pthread_key_create(&rng_key, soft_rng_free);
+}
 
 static WC_RNG *
 soft_rng(void)
@@ -58,6 +77,8 @@ soft_rng(void)
 			return NULL;
 		}
 		thread_rng_ready = 1;
+		(void)pthread_once(&rng_once, soft_rng_key);
+		(void)pthread_setspecific(rng_key, &thread_rng);
 	}
 	return &thread_rng;
 }
@@ -239,4 +260,10 @@ soft_free(struct key *key)
 
 	wc_ecc_free(&k->ecc);
 	mem_free_wipe(k, sizeof(*k));
+}
+
+void
+key_soft_trim(void)
+{
+	wc_ecc_fp_free();
 }

@@ -77,10 +77,10 @@ agent_config_check(struct conf *cfg, struct agent_config *c,
 		    "trust_bundle_url and insecure_bootstrap may be set");
 		rc = -1;
 	}
-	if (c->trust_bundle_url != NULL && *c->trust_bundle_url) {
-		/* XXX: no HTTPS client yet; see doc/KNOWN_BUGS.md. */
-		conf_error(cfg, line, "agent: trust_bundle_url is not "
-		    "supported by spirelet yet; use trust_bundle_path");
+	if (c->trust_bundle_url != NULL && *c->trust_bundle_url &&
+	    strncmp(c->trust_bundle_url, "https://", 8) != 0) {
+		conf_error(cfg, line, "agent: trust_bundle_url must be an "
+		    "https:// URL");
 		rc = -1;
 	}
 	if (c->server_address != NULL && *c->server_address) {
@@ -427,6 +427,7 @@ agent_stop(struct agent *a, void (*done)(void *), void *arg)
 	a->done_arg = arg;
 	a->stopping = 1;
 	ev_timer_stop(a->loop, &a->timer);
+	bundleurl_cancel(a);
 	attest_free(a);
 	sync_free(a);
 	srvconn_free(a);
@@ -448,6 +449,7 @@ agent_free(struct agent *a)
 		return;
 	a->stopping = 1;
 	ev_timer_stop(a->loop, &a->timer);
+	bundleurl_cancel(a);
 	attest_free(a);
 	sync_free(a);
 	srvconn_free(a);

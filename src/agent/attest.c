@@ -171,6 +171,9 @@ attest_start(struct agent *a)
 
 	if (a->attest != NULL || a->stopping)
 		return;
+	/* trust_bundle_url: attestation waits for the bundle. */
+	if (bundleurl_start(a))
+		return;
 	r = mem_calloc(1, sizeof(*r));
 	if (r == NULL) {
 		log_warnx("agent", "out of memory for attestation");

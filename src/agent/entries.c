@@ -192,14 +192,16 @@ entries_diff(struct agent_entry *const *cached, size_t n,
 		    revs[i].revision < 0)
 			continue;	/* malformed: ignored, as SPIRE */
 		key.id = (char *)(uintptr_t)revs[i].id;
-		hit = bsearch(&kp, cached, n, sizeof(*cached), entry_cmp);
+		hit = n > 0 ? bsearch(&kp, cached, n, sizeof(*cached),
+		    entry_cmp) : NULL;
 		if (hit != NULL)
 			seen[hit - cached] = 1;
 		if (hit == NULL || entries_stale(*hit, revs[i].revision,
 		    revs[i].created_at))
 			v[k++] = revs[i].id;
 	}
-	qsort(v, k, sizeof(*v), strp_cmp);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), strp_cmp);
 	/* A server repeating an ID gets it asked for once. */
 	u = k > 0 ? 1 : 0;
 	for (i = 1; i < k; i++)

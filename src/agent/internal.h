@@ -94,6 +94,7 @@ struct wl_sub;
 struct jwt_item;
 struct sync_run;
 struct attest_run;
+struct bundleurl_job;
 
 enum agent_state {
 	AGENT_IDLE,		/* no server configured: cache only */
@@ -137,6 +138,7 @@ struct agent {
 	struct bundle			 boot_bundle;	/* bootstrap trust */
 	int				 has_boot_bundle;
 	struct attest_run		*attest;
+	struct bundleurl_job		*bundleurl;	/* fetch under way */
 	struct sync_run			*sync;
 	ev_timer			 timer;		/* next sync/retry */
 	double				 backoff_ms;	/* 0: none */
@@ -257,6 +259,10 @@ int		 srvconn_bundle_from_pb(const void *pb_bundle,
 /* attest.c */
 void		 attest_start(struct agent *);
 void		 attest_free(struct agent *);
+
+/* bundleurl.c */
+int		 bundleurl_start(struct agent *);
+void		 bundleurl_cancel(struct agent *);
 
 /* x509pop.c */
 int		 x509pop_payload(const struct agent_x509pop_config *,

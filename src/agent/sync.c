@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <string.h>
 
 #include <pb_decode.h>
@@ -115,6 +116,7 @@ static void	sync_entries_close(struct rpc_call *,
 static int	sync_take_entries(struct sync_run *, const
 		    spire_api_server_entry_v1_SyncAuthorizedEntriesResponse *);
 static int	sync_send_ids(struct sync_run *);
+static int	sync_keep(struct sync_run *, const struct agent_entry *);
 static void	sync_bundles(struct sync_run *);
 static void	sync_bundle_done(struct agent *, void *,
 		    const struct srv_result *);
@@ -249,12 +251,39 @@ nomem:
 	sync_fail(r, GRPC_STATUS_RESOURCE_EXHAUSTED, -1, "out of memory");
 }
 
+/* Marks a cached entry as still listed by the server. 1, or 0. */
+static int
+sync_keep(struct sync_run *r, const struct agent_entry *e)
+{
+	size_t	 lo = 0, hi = r->a->nentries, mid;
+	int	 c;
+
+	if (r->keep == NULL) {
+		r->keep = mem_calloc(r->a->nentries + 1, 1);
+		if (r->keep == NULL)
+			return 0;
+	}
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(e->id, r->a->entries[mid]->id);
+		if (c == 0) {
+			r->keep[mid] = 1;
+			return 1;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
 /* Keeps the full entries of a response, re-encoded for the store. */
 static int
 sync_take_entries(struct sync_run *r,
     const spire_api_server_entry_v1_SyncAuthorizedEntriesResponse *m)
 {
-	struct agent_entry	*e;
+	struct agent_entry	*e, *old;
 	struct fresh		*nf;
 	pb_ostream_t		 os;
 	size_t			 i, len;
@@ -265,6 +294,18 @@ sync_take_entries(struct sync_run *r,
 			log_kv(LOG_LEVEL_WARN, "agent", "received malformed "
 			    "entry from the server", "error", err,
 			    (const char *)NULL);
+			continue;
+		}
+		/*
+		 * The full list repeats what is cached: an entry of the same
+		 * revision and creation time is kept as it is, so an idle
+		 * sync writes nothing but its bundle.
+		 */
+		old = agent_entry_find(r->a, e->id);
+		if (old != NULL && !entries_stale(old, e->revision,
+		    e->created_at) &&
+		    !r->paged && sync_keep(r, old)) {
+			entry_free(e);
 			continue;
 		}
 		if (r->nfresh == AGENT_ENTRIES_MAX) {
@@ -409,6 +450,8 @@ sync_entries_message(struct rpc_call *call, const uint8_t *p, size_t len,
 		    r->a->nentries, r->revs, r->nrevs, r->keep, &r->need,
 		    &r->nneed) == -1)
 			goto cancel;
+		log_debug("agent", "sync: %zu entry revisions in pages of %zu; "
+		    "%zu entries to fetch", r->nrevs, r->page_size, r->nneed);
 		if (sync_send_ids(r) == -1)
 			goto cancel;
 	}
@@ -448,7 +491,7 @@ sync_entries_close(struct rpc_call *call, const struct rpc_result *res,
 		    GRPC_STATUS_INTERNAL : res->code, reason, r->err);
 		return;
 	}
-	if (!r->paged) {
+	if (!r->paged && r->keep == NULL) {
 		/* The full list: every cached entry not in it goes. */
 		r->keep = mem_calloc(r->a->nentries + 1, 1);
 		if (r->keep == NULL) {
@@ -778,6 +821,7 @@ sync_csr_run(void *arg)
 		key_free(k);
 	}
 	mem_free(subj);
+	key_soft_trim();	/* this thread's EC tables: megabytes */
 }
 
 static void
@@ -1253,8 +1297,15 @@ sync_end(struct sync_run *r, int ok)
 	double		 delay, base = (double)a->cfg->sync_interval;
 	int64_t		 next, now;
 	size_t		 i;
+	int		 more = r->more_svids;
 
 	sync_detach(r);
+	/*
+	 * Between syncs nothing needs wolfCrypt's precomputed EC tables
+	 * (the Workload API does no ECC): give their megabytes back.
+	 */
+	key_soft_trim();
+	(void)malloc_trim(0);
 	if (!ok) {
 		a->backoff_ms = rotation_backoff_next(a->backoff_ms, base,
 		    base * 48 < AGENT_SYNC_BACKOFF_MAX_MS ? base * 48 :
@@ -1273,7 +1324,7 @@ sync_end(struct sync_run *r, int ok)
 			next = a->entries[i]->svid_rotate_at;
 	if (next != INT64_MAX && ok && (double)(next - now) * 1000. < delay)
 		delay = next <= now ? 0 : (double)(next - now) * 1000.;
-	if (r->more_svids && ok)
+	if (more && ok)
 		delay = 0;
 	agent_schedule(a, delay);
 }
@@ -1313,12 +1364,15 @@ sync_fail(struct sync_run *r, enum grpc_status code, int reason,
     const char *why)
 {
 	struct agent	*a = r->a;
+	char		 msg[256];
 
+	/* why may be r->err, which goes with r. */
+	snprintf(msg, sizeof(msg), "%s", why);
 	log_kv(LOG_LEVEL_ERROR, "agent", "synchronize failed", "code",
-	    grpc_status_name((int)code), "error", why, (const char *)NULL);
+	    grpc_status_name((int)code), "error", msg, (const char *)NULL);
 	if (code == GRPC_STATUS_PERMISSION_DENIED && reason > 0) {
 		sync_detach(r);
-		sync_handle_denied(a, reason, why);
+		sync_handle_denied(a, reason, msg);
 		if (a->state == AGENT_STOPPED || a->attest != NULL)
 			return;
 		agent_schedule(a, AGENT_ATTEST_RETRY_MS);

@@ -67,6 +67,8 @@ struct wl_sub {
 	int			 sent;
 	uint8_t			 last[WC_SHA256_DIGEST_SIZE];
 	int			 gone;		/* call finished or cancelled */
+	int			 busy;		/* held across a send: a send
+						 * can cancel calls at once */
 	/* FetchJWTSVID */
 	char			**aud;
 	size_t			 naud;
@@ -130,7 +132,7 @@ workload_register(struct agent *a)
 static void
 wl_release(struct wl_sub *s)
 {
-	if (!s->gone || s->jwt_pending > 0 || s->att != NULL)
+	if (!s->gone || s->jwt_pending > 0 || s->att != NULL || s->busy)
 		return;
 	if (s->listed) {
 		TAILQ_REMOVE(&s->a->subs, s, link);
@@ -612,9 +614,15 @@ wl_send(struct wl_sub *s)
 		buf_cleanup(&out);
 		return;
 	}
+	s->busy++;
 	e = rpc_call_send(s->call, buf_ptr(&out), out.len);
+	s->busy--;
 	mem_wipe(out.data, out.cap);
 	buf_cleanup(&out);
+	if (s->gone) {
+		wl_release(s);
+		return;
+	}
 	if (e == RPC_ERR_WOULDBLOCK)
 		return;		/* dirty stays; on_writable sends */
 	if (e != RPC_ERR_OK) {
@@ -626,25 +634,45 @@ wl_send(struct wl_sub *s)
 	s->dirty = 0;
 }
 
-/* Something changed: every stream rebuilds its state. */
+/*
+ * Something changed: every stream rebuilds its state. Every stream is
+ * held while the pass runs, since one send can end other calls of its
+ * connection; the ones that ended are released afterwards.
+ */
 void
 workload_notify(struct agent *a)
 {
-	struct wl_sub		*s, *next;
-	struct agent_entry	**v;
-	size_t			 i, n;
+	struct wl_sub		*s, **v;
+	struct agent_entry	**m;
+	size_t			 i, j, n, k = 0;
 
 	for (i = 0; i < a->nentries; i++)
 		a->entries[i]->subs = 0;
-	for (s = TAILQ_FIRST(&a->subs); s != NULL; s = next) {
-		next = TAILQ_NEXT(s, link);
-		n = wl_match(a, s, &v);
-		for (i = 0; i < n; i++)
-			v[i]->subs++;
-		mem_free(v);
+	if (a->nsubs == 0)
+		return;
+	v = mem_calloc(a->nsubs, sizeof(*v));
+	if (v == NULL)
+		return;
+	TAILQ_FOREACH(s, &a->subs, link) {
+		s->busy++;
+		v[k++] = s;
+	}
+	for (i = 0; i < k; i++) {
+		s = v[i];
+		if (s->gone)
+			continue;
+		n = wl_match(a, s, &m);
+		for (j = 0; j < n; j++)
+			m[j]->subs++;
+		mem_free(m);
 		s->dirty = 1;
 		wl_send(s);
 	}
+	for (i = 0; i < k; i++) {
+		v[i]->busy--;
+		wl_release(v[i]);
+	}
+	mem_free(v);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,12 @@ run_main(int argc, char *argv[], unsigned roles)
 	memset(&d, 0, sizeof(d));
 	signal(SIGPIPE, SIG_IGN);
 	run_raise_nofile();
+	/*
+	 * One malloc arena: the worker thread's own arena would keep the
+	 * pages of its bursts (keys, CSRs, hashing) resident for good, and
+	 * the two threads rarely allocate at once.
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
 	d.loop = evloop_init();
 	if (d.loop == NULL) {
 		log_error(NULL, "libev found no usable event backend");

@@ -1,4 +1,21 @@
-/* gRPC client: channels with lazy connect, backoff and GOAWAY handling. */
+/*
+ * gRPC client: channels with lazy connect, backoff and GOAWAY handling.
+ *
+ * A TLS connection whose signer blocks (a TPM key) and whose channel has
+ * a worker goes through struct chan_hs before it becomes an h2conn: the
+ * loop watches the socket and keeps the deadline, the worker runs each
+ * wolfSSL step (tls_transport_handshake_step), and the connection is
+ * handed to h2conn once wolfSSL is done. h2conn's first ->handshake
+ * then makes the ALPN, leaf and verify-hook checks on the loop, exactly
+ * as for a handshake made there, and every failure ends in the same
+ * backoff as a connect that failed on the loop.
+ *
+ * A hand-over rule keeps the threads apart: while a step is queued or
+ * running (hs->stepping), the transport and its wolfSSL session belong
+ * to the worker, and the loop neither watches the fd nor touches the
+ * transport; worker_submit and the job's done() order the hand-overs.
+ * The worker writes only hs->result; everything else in hs is the loop's.
+ */
 #include "config.h"
 
 #include <sys/queue.h>
@@ -14,10 +31,13 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/worker.h"
 #include "rpc/client.h"
 #include "rpc/h2conn.h"
 #include "rpc/tls.h"
 #include "rpc/transport.h"
+
+struct chan_hs;
 
 struct rpc_channel {
 	struct ev_loop		*loop;
@@ -25,8 +45,11 @@ struct rpc_channel {
 	char			*target;
 	char			*authority;
 	struct tls_ctx		*tls;
+	struct worker		*worker;	/* for blocking signers */
+	double			 handshake;	/* seconds */
 	size_t			 msg_max;
 	struct h2conn		*conn;		/* the one new calls go to */
+	struct chan_hs		*hs;		/* conn to be, on the worker */
 	int			 ready;		/* conn got SETTINGS */
 	TAILQ_HEAD(, h2conn)	 old;		/* after GOAWAY, draining */
 	TAILQ_HEAD(, rpc_call)	 pending;	/* calls without a stream */
@@ -35,6 +58,21 @@ struct rpc_channel {
 	int			 in_backoff;
 	double			 backoff_ms;	/* the next delay */
 	char			 last_err[160];
+};
+
+/*
+ * A TLS handshake stepped on the worker. hs->ch is the only link back:
+ * the channel clears it when it lets go (freed, deadline passed) while
+ * a step is out, and that step's done() then frees what is left.
+ */
+struct chan_hs {
+	struct rpc_channel	*ch;		/* NULL: abandoned */
+	struct transport	*t;
+	ev_io			 io;
+	ev_timer		 deadline;	/* connect and TLS */
+	int			 connecting;	/* TCP connect in progress */
+	int			 stepping;	/* a step is on the worker */
+	int			 result;	/* the step's; worker-written */
 };
 
 struct unary_ctx {
@@ -57,6 +95,17 @@ static void	chan_kick_soon(struct rpc_channel *);
 static void	chan_kick(struct rpc_channel *);
 static void	chan_drop_current(struct rpc_channel *);
 static int	chan_connect(struct rpc_channel *);
+static int	chan_attach(struct rpc_channel *, struct transport *, int,
+		    double);
+static int	chan_hs_start(struct rpc_channel *, struct transport *);
+static void	chan_hs_io_cb(struct ev_loop *, ev_io *, int);
+static void	chan_hs_deadline_cb(struct ev_loop *, ev_timer *, int);
+static void	chan_hs_step(struct chan_hs *);
+static void	chan_hs_run(void *);
+static void	chan_hs_done(void *, int);
+static void	chan_hs_fail(struct chan_hs *, const char *);
+static void	chan_hs_release(struct chan_hs *);
+static void	chan_hs_handover(struct chan_hs *);
 static void	chan_start_backoff(struct rpc_channel *, const char *);
 static void	chan_fail_fast(struct rpc_channel *);
 static void	chan_submit_pending(struct rpc_channel *);
@@ -94,6 +143,8 @@ rpc_channel_new(struct ev_loop *loop, const struct rpc_channel_opts *o)
 	}
 	ch->loop = loop;
 	ch->tls = o->tls;
+	ch->worker = o->worker;
+	ch->handshake = o->handshake > 0 ? o->handshake : RPC_HANDSHAKE_SEC;
 	ch->msg_max = o->msg_max != 0 ? o->msg_max : RPC_MSG_MAX_DEFAULT;
 	ch->backoff_ms = RPC_BACKOFF_MIN_MS;
 	if (o->authority != NULL)
@@ -146,6 +197,8 @@ rpc_channel_free(struct rpc_channel *ch)
 		return;
 	ev_timer_stop(ch->loop, &ch->kick);
 	ev_timer_stop(ch->loop, &ch->backoff);
+	if (ch->hs != NULL)
+		chan_hs_release(ch->hs);
 	while ((call = TAILQ_FIRST(&ch->pending)) != NULL)
 		h2call_close_client(call, GRPC_STATUS_CANCELLED,
 		    "channel closed");
@@ -202,6 +255,9 @@ chan_kick(struct rpc_channel *ch)
 		return;
 	if (ch->conn != NULL && !h2conn_usable(ch->conn))
 		chan_drop_current(ch);
+	/* A handshake on the worker: its end kicks us again. */
+	if (ch->hs != NULL)
+		return;
 	if (ch->conn == NULL) {
 		if (chan_connect(ch) == -1)
 			chan_start_backoff(ch, ch->last_err);
@@ -215,7 +271,6 @@ static int
 chan_connect(struct rpc_channel *ch)
 {
 	struct transport	*t;
-	struct h2conn		*c;
 	int			 fd;
 
 	fd = transport_connect(&ch->addr, ch->last_err,
@@ -226,10 +281,30 @@ chan_connect(struct rpc_channel *ch)
 		t = tls_transport_new(ch->tls, fd);
 	else
 		t = transport_plain_new(fd, ch->addr.is_unix);
-	if (t == NULL)
-		goto nomem;
+	if (t == NULL) {
+		snprintf(ch->last_err, sizeof(ch->last_err), "out of memory");
+		return -1;
+	}
 	snprintf(t->peer.addr, sizeof(t->peer.addr), "%s", ch->target);
-	c = h2conn_new(ch->loop, t, 1, 1, ch->msg_max, &client_owner, ch);
+	log_debug("rpc", "channel %s: connecting", ch->target);
+	/* The transport's identity decides: rotation may change it. */
+	if (ch->worker != NULL && tls_transport_signer_blocks(t))
+		return chan_hs_start(ch, t);
+	return chan_attach(ch, t, 1, ch->handshake);
+}
+
+/*
+ * The transport (taken) becomes the channel's connection: connecting
+ * or connected, with sec seconds left for the rest of its handshake.
+ */
+static int
+chan_attach(struct rpc_channel *ch, struct transport *t, int connecting,
+    double sec)
+{
+	struct h2conn	*c;
+
+	c = h2conn_new(ch->loop, t, 1, connecting, ch->msg_max, &client_owner,
+	    ch);
 	if (c == NULL)
 		goto nomem;
 	c->authority = mem_strdup(ch->authority);
@@ -238,13 +313,187 @@ chan_connect(struct rpc_channel *ch)
 		goto nomem;
 	}
 	c->scheme = ch->tls != NULL ? "https" : "http";
+	if (sec != RPC_HANDSHAKE_SEC)
+		h2conn_set_handshake(c, sec);
 	ch->conn = c;
 	ch->ready = 0;
-	log_debug("rpc", "channel %s: connecting", ch->target);
 	return 0;
 nomem:
 	snprintf(ch->last_err, sizeof(ch->last_err), "out of memory");
 	return -1;
+}
+
+/* The transport (taken, connect in progress) goes the worker's way. */
+static int
+chan_hs_start(struct rpc_channel *ch, struct transport *t)
+{
+	struct chan_hs	*hs;
+
+	hs = mem_calloc(1, sizeof(*hs));
+	if (hs == NULL) {
+		t->ops->free(t);
+		snprintf(ch->last_err, sizeof(ch->last_err), "out of memory");
+		return -1;
+	}
+	hs->ch = ch;
+	hs->t = t;
+	hs->connecting = 1;
+	ev_io_init(&hs->io, chan_hs_io_cb, t->fd, EV_WRITE);
+	hs->io.data = hs;
+	ev_io_start(ch->loop, &hs->io);
+	ev_timer_init(&hs->deadline, chan_hs_deadline_cb, ch->handshake, 0.);
+	hs->deadline.data = hs;
+	ev_timer_start(ch->loop, &hs->deadline);
+	ch->hs = hs;
+	log_debug("rpc", "channel %s: TLS handshake on the worker",
+	    ch->target);
+	return 0;
+}
+
+static void
+chan_hs_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct chan_hs	*hs = w->data;
+	char		 err[sizeof(hs->ch->last_err)];
+
+	(void)loop;
+	(void)revents;
+	if (hs->connecting) {
+		if (transport_connect_result(hs->t->fd, err,
+		    sizeof(err)) == -1) {
+			chan_hs_fail(hs, err);
+			return;
+		}
+		hs->connecting = 0;
+	}
+	chan_hs_step(hs);
+}
+
+static void
+chan_hs_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	chan_hs_fail(w->data, "handshake timed out");
+}
+
+/* Lends the transport to the worker for one step. */
+static void
+chan_hs_step(struct chan_hs *hs)
+{
+	struct rpc_channel	*ch = hs->ch;
+
+	ev_io_stop(ch->loop, &hs->io);
+	hs->stepping = 1;
+	if (worker_submit(ch->worker, chan_hs_run, chan_hs_done, hs) == -1) {
+		hs->stepping = 0;
+		chan_hs_fail(hs, "worker queue full");
+	}
+}
+
+/* On the worker thread: the transport is ours until done() runs. */
+static void
+chan_hs_run(void *arg)
+{
+	struct chan_hs	*hs = arg;
+
+	hs->result = tls_transport_handshake_step(hs->t);
+}
+
+/* Back on the loop with the transport. */
+static void
+chan_hs_done(void *arg, int cancelled)
+{
+	struct chan_hs		*hs = arg;
+	struct rpc_channel	*ch = hs->ch;
+
+	hs->stepping = 0;
+	if (ch == NULL) {
+		chan_hs_release(hs);
+		return;
+	}
+	if (cancelled) {
+		/*
+		 * The worker was freed before the channel, against the
+		 * rule: handshake on the loop from now on rather than
+		 * submit to a worker that is gone.
+		 */
+		ch->worker = NULL;
+		chan_hs_fail(hs, "the worker stopped");
+		return;
+	}
+	switch (hs->result) {
+	case TRANSPORT_WANT_READ:
+	case TRANSPORT_WANT_WRITE:
+		ev_io_set(&hs->io, hs->t->fd, hs->result ==
+		    TRANSPORT_WANT_READ ? EV_READ : EV_WRITE);
+		ev_io_start(ch->loop, &hs->io);
+		return;
+	case 0:
+		chan_hs_handover(hs);
+		return;
+	default:
+		chan_hs_fail(hs, hs->t->error[0] != '\0' ? hs->t->error :
+		    "handshake failed");
+		return;
+	}
+}
+
+/* wolfSSL is done: the connection starts as after a loop handshake. */
+static void
+chan_hs_handover(struct chan_hs *hs)
+{
+	struct rpc_channel	*ch = hs->ch;
+	struct transport	*t = hs->t;
+	double			 left;
+
+	left = ev_timer_remaining(ch->loop, &hs->deadline);
+	if (left < 0.001)
+		left = 0.001;
+	hs->t = NULL;
+	chan_hs_release(hs);
+	log_debug("rpc", "channel %s: TLS handshake back from the worker",
+	    ch->target);
+	if (chan_attach(ch, t, 0, left) == -1)
+		chan_start_backoff(ch, ch->last_err);
+}
+
+/*
+ * The handshake failed or timed out: what is left goes (now, or when
+ * the step out on the worker returns) and the channel backs off as
+ * for any connect that failed.
+ */
+static void
+chan_hs_fail(struct chan_hs *hs, const char *why)
+{
+	struct rpc_channel	*ch = hs->ch;
+
+	/* why may live in the transport, which may go now. */
+	snprintf(ch->last_err, sizeof(ch->last_err), "%s", why);
+	chan_hs_release(hs);
+	chan_start_backoff(ch, ch->last_err);
+}
+
+/*
+ * Detaches hs from its channel; frees it at once unless a step is out,
+ * whose done() then frees it. Loop thread.
+ */
+static void
+chan_hs_release(struct chan_hs *hs)
+{
+	struct rpc_channel	*ch = hs->ch;
+
+	if (ch != NULL) {
+		ev_io_stop(ch->loop, &hs->io);
+		ev_timer_stop(ch->loop, &hs->deadline);
+		ch->hs = NULL;
+		hs->ch = NULL;
+	}
+	if (hs->stepping)
+		return;
+	if (hs->t != NULL)
+		hs->t->ops->free(hs->t);
+	mem_free(hs);
 }
 
 static void

@@ -7,6 +7,13 @@
  * connection, new calls go to a new one, and a call the server refused
  * without processing it is sent again.
  *
+ * A TLS identity whose key signs slowly (the TPM) is handshaken without
+ * the loop waiting: the socket stays with the loop, and each step of
+ * wolfSSL's handshake runs on the channel's worker thread (its wolfSSL
+ * session moving between the two threads, never used by both at once).
+ * The connection then starts on the loop as any other, with the same
+ * peer checks, backoff and GOAWAY handling.
+ *
  * CALL LIFETIME. rpc_client_call() returns a call that stays valid until
  * its on_close callback returns; on_close runs exactly once, never from
  * inside rpc_client_call() itself (a call that cannot start is closed
@@ -23,6 +30,7 @@
 
 struct ev_loop;
 struct tls_ctx;
+struct worker;
 struct rpc_channel;
 
 struct rpc_channel_opts {
@@ -30,6 +38,16 @@ struct rpc_channel_opts {
 	struct tls_ctx	*tls;		/* TCP only; NULL: plaintext h2c */
 	const char	*authority;	/* :authority; NULL: from target */
 	size_t		 msg_max;	/* 0: RPC_MSG_MAX_DEFAULT */
+	/*
+	 * Where TLS handshakes whose signer blocks (tls_identity's
+	 * sign_blocks: a TPM key) take their wolfSSL steps, the signature
+	 * among them, so the loop never waits on the signer. Borrowed; it
+	 * must outlive the channel. NULL: such handshakes run on the loop
+	 * and stall it while the signer works.
+	 */
+	struct worker	*worker;
+	/* Seconds for connect, TLS and HTTP/2 SETTINGS; 0: RPC_HANDSHAKE_SEC */
+	double		 handshake;
 };
 
 /* How a call ended. Everything is borrowed for on_close's duration. */

@@ -11,13 +11,25 @@
  * Our identity lives in a wolfSSL context of its own (struct tls_cred),
  * shared by counted references between the tls_ctx and every transport
  * made while it was current, so rotation swaps the tls_ctx's reference
- * and live connections keep theirs.
+ * and live connections keep theirs. A remote signer (struct tls_signer)
+ * has references of its own: the cred's, and one per transport until
+ * its handshake is over, so the signer's owner learns (sign_free) when
+ * no handshake can call it any more, long before the connections end.
+ *
+ * Threads: references are counted on the loop thread only. A client
+ * transport whose signer blocks is lent to the worker for its wolfSSL
+ * steps (tls_transport_handshake_step); that thread then uses the
+ * wolfSSL session, the shared WOLFSSL_CTX (which wolfSSL allows from
+ * several threads: Debian's build is not SINGLE_THREADED) and the
+ * signer, and touches no reference count and no user hook.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,12 +66,20 @@
 
 #define TLS_SPKI_MAX	256	/* bytes of a P-256 or P-384 public key */
 
+/* A key held elsewhere, shared by reference (loop thread only). */
+struct tls_signer {
+	int		 refs;
+	tls_sign_fn	 sign;
+	void		*arg;
+	int		 blocks;	/* sign waits on a device */
+	void		(*release)(void *); /* the owner's sign_free */
+};
+
 /* An identity loaded into a wolfSSL context, shared by reference. */
 struct tls_cred {
 	int		 refs;
 	WOLFSSL_CTX	*wctx;
-	tls_sign_fn	 sign;		/* NULL when wolfSSL holds the key */
-	void		*sign_arg;
+	struct tls_signer *signer;	/* NULL when wolfSSL holds the key */
 };
 
 struct tls_ctx {
@@ -71,6 +91,7 @@ struct tls_ctx {
 
 enum tls_state {
 	TLS_STATE_HANDSHAKE,
+	TLS_STATE_SHAKEN,	/* wolfSSL is done; our checks are not */
 	TLS_STATE_OPEN,
 	TLS_STATE_FAILED,
 };
@@ -79,6 +100,9 @@ struct tls_conn {
 	struct transport	 t;	/* first, so ops can convert back */
 	WOLFSSL			*ssl;
 	struct tls_cred		*cred;	/* one reference */
+	/* One reference while the handshake may still sign; then NULL. */
+	struct tls_signer	*signer;
+	pthread_t		 home;	/* the loop's, which made it */
 	enum tls_role		 role;
 	tls_verify_fn		 verify;
 	void			*verify_arg;
@@ -93,6 +117,9 @@ struct tls_conn {
 static struct tls_cred	*tls_cred_new(enum tls_role,
 			    const struct tls_identity *, enum tls_err *);
 static void		 tls_cred_unref(struct tls_cred *);
+static void		 tls_signer_unref(struct tls_signer *);
+static void		 tls_ctx_drop_cred(struct tls_ctx *);
+static void		 tls_conn_signer_drop(struct tls_conn *);
 static enum tls_err	 tls_cred_load(struct tls_cred *,
 			    const struct tls_identity *);
 static enum tls_err	 tls_cred_load_signer(struct tls_cred *,
@@ -116,6 +143,7 @@ static int		 tls_chain_take(struct tls_conn *,
 static int		 tls_fail(struct tls_conn *, const char *, ...)
 			    __attribute__((format(printf, 2, 3)));
 static int		 tls_fail_lib(struct tls_conn *, const char *, int);
+static int		 tls_shake(struct tls_conn *);
 static int		 tls_finish(struct tls_conn *);
 static int		 tls_check_leaf(struct tls_conn *);
 static int		 tls_op_handshake(struct transport *);
@@ -209,7 +237,7 @@ tls_ctx_set_identity(struct tls_ctx *ctx, const struct tls_identity *id)
 	cred = tls_cred_new(ctx->role, id, &err);
 	if (cred == NULL)
 		return err;
-	tls_cred_unref(ctx->cred);
+	tls_ctx_drop_cred(ctx);
 	ctx->cred = cred;
 	return TLS_OK;
 }
@@ -219,8 +247,27 @@ tls_ctx_free(struct tls_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	tls_cred_unref(ctx->cred);
+	tls_ctx_drop_cred(ctx);
 	mem_free(ctx);
+}
+
+/*
+ * The context lets its identity go. No transport will be made from the
+ * cred again, so it lets its signer go too: transports still in their
+ * handshake hold references of their own, and the owner's sign_free
+ * runs once the last of them is over, not when the connections end.
+ */
+static void
+tls_ctx_drop_cred(struct tls_ctx *ctx)
+{
+	struct tls_cred	*cred = ctx->cred;
+
+	ctx->cred = NULL;
+	if (cred == NULL)
+		return;
+	tls_signer_unref(cred->signer);
+	cred->signer = NULL;
+	tls_cred_unref(cred);
 }
 
 /*
@@ -294,6 +341,9 @@ tls_cred_new(enum tls_role role, const struct tls_identity *id,
 		if (*err != TLS_OK)
 			goto fail;
 	}
+	/* Only now: a refused identity's arg stays the caller's. */
+	if (cred->signer != NULL)
+		cred->signer->release = id->sign_free;
 	*err = TLS_OK;
 	return cred;
 fail:
@@ -311,8 +361,19 @@ tls_cred_unref(struct tls_cred *cred)
 	/* wolfSSL zeroes the private key it copied when it frees it. */
 	if (cred->wctx != NULL)
 		wolfSSL_CTX_free(cred->wctx);
+	tls_signer_unref(cred->signer);
 	mem_free(cred);
 	wolfSSL_Cleanup();
+}
+
+static void
+tls_signer_unref(struct tls_signer *signer)
+{
+	if (signer == NULL || --signer->refs > 0)
+		return;
+	if (signer->release != NULL)
+		signer->release(signer->arg);
+	mem_free(signer);
 }
 
 /* Our chain (leaf first), then the key or the signer. */
@@ -469,8 +530,16 @@ tls_cred_load_signer(struct tls_cred *cred, const struct tls_identity *id,
 {
 	int	 rc;
 
-	cred->sign = id->sign;
-	cred->sign_arg = id->sign_arg;
+	cred->signer = mem_calloc(1, sizeof(*cred->signer));
+	if (cred->signer == NULL) {
+		log_warnx(TLS_SUBSYS, "identity: %s",
+		    tls_strerror(TLS_ERR_NOMEM));
+		return TLS_ERR_NOMEM;
+	}
+	cred->signer->refs = 1;
+	cred->signer->sign = id->sign;
+	cred->signer->arg = id->sign_arg;
+	cred->signer->blocks = id->sign_blocks != 0;
 	/* Before the key: wolfSSL accepts a public one only then. */
 	wolfSSL_CTX_SetEccSignCb(cred->wctx, tls_sign_cb);
 	rc = wolfSSL_CTX_use_PrivateKey_buffer(cred->wctx, spki,
@@ -483,8 +552,11 @@ tls_cred_load_signer(struct tls_cred *cred, const struct tls_identity *id,
 }
 
 /*
- * wolfSSL asks for a signature over a digest with our remote key.
- * XXX: the signer runs synchronously on the loop thread, so a TPM
+ * wolfSSL asks for a signature over a digest with our remote key, on
+ * the thread running the handshake step. A client whose signer blocks
+ * steps on the worker when its channel has one (rpc/client.c).
+ * XXX: anywhere else (a server with a TPM key, a channel without a
+ * worker) the signer runs synchronously on the loop thread, so a TPM
  * signature stalls every connection for its duration; wolfSSL's
  * asynchronous crypto is not in Debian's build.
  */
@@ -493,15 +565,16 @@ tls_sign_cb(WOLFSSL *ssl, const unsigned char *in, unsigned int inlen,
     unsigned char *out, word32 *outlen, const unsigned char *key,
     unsigned int keylen, void *arg)
 {
-	struct tls_cred	*cred = arg;
-	size_t		 len = *outlen;
+	struct tls_signer	*signer = arg;
+	size_t			 len = *outlen;
 
 	(void)ssl;
 	(void)key;
 	(void)keylen;
-	if (cred == NULL || cred->sign == NULL)
+	/* NULL once the handshake is over: nothing signs after it. */
+	if (signer == NULL)
 		return WC_HW_E;
-	if (cred->sign(cred->sign_arg, in, inlen, out, &len) != 0 ||
+	if (signer->sign(signer->arg, in, inlen, out, &len) != 0 ||
 	    len == 0 || len > *outlen) {
 		log_warnx(TLS_SUBSYS, "handshake: the key's signer failed");
 		return WC_HW_E;
@@ -514,7 +587,7 @@ struct transport *
 tls_transport_new(struct tls_ctx *ctx, int fd)
 {
 	struct tls_conn	*c;
-	int		 rc;
+	int		 rc, one = 1;
 
 	c = mem_calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -525,12 +598,21 @@ tls_transport_new(struct tls_ctx *ctx, int fd)
 	}
 	c->t.ops = &tls_ops;
 	c->t.fd = fd;
+	c->home = pthread_self();
+	/*
+	 * As plain TCP: small gRPC writes must not wait for the peer's
+	 * delayed ACK (40 ms a round trip otherwise).
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->role = ctx->role;
 	c->verify = ctx->verify;
 	c->verify_arg = ctx->verify_arg;
 	c->state = TLS_STATE_HANDSHAKE;
 	c->cred = ctx->cred;
 	c->cred->refs++;
+	c->signer = c->cred->signer;
+	if (c->signer != NULL)
+		c->signer->refs++;
 	tls_peer_addr(c);
 	c->ssl = wolfSSL_new(c->cred->wctx);
 	if (c->ssl == NULL) {
@@ -541,7 +623,7 @@ tls_transport_new(struct tls_ctx *ctx, int fd)
 	wolfSSL_SetIOReadCtx(c->ssl, c);
 	wolfSSL_SetIOWriteCtx(c->ssl, c);
 	wolfSSL_SetCertCbCtx(c->ssl, c);
-	wolfSSL_SetEccSignCtx(c->ssl, c->cred);
+	wolfSSL_SetEccSignCtx(c->ssl, c->signer);
 	/*
 	 * Both ends offer only h2. On a mismatch wolfSSL fails the
 	 * handshake; a peer that sends no ALPN at all gets through it, and
@@ -767,16 +849,34 @@ tls_fail_lib(struct tls_conn *c, const char *what, int code)
 	return tls_fail(c, "%s: %s (%d)", what, buf, code);
 }
 
+/*
+ * On the loop. A transport whose wolfSSL steps ran elsewhere arrives
+ * here SHAKEN and gets the same checks as one shaken here.
+ */
 static int
 tls_op_handshake(struct transport *t)
 {
 	struct tls_conn	*c = (struct tls_conn *)t;
-	int		 rc, e;
+	int		 rc;
 
-	if (c->state == TLS_STATE_OPEN)
-		return 0;
-	if (c->state == TLS_STATE_FAILED)
-		return TRANSPORT_ERROR;
+	if (c->state == TLS_STATE_HANDSHAKE) {
+		rc = tls_shake(c);
+		if (rc == TRANSPORT_WANT_READ || rc == TRANSPORT_WANT_WRITE)
+			return rc;
+	}
+	if (c->state == TLS_STATE_SHAKEN)
+		(void)tls_finish(c);
+	/* Over, one way or the other: nothing signs from here on. */
+	tls_conn_signer_drop(c);
+	return c->state == TLS_STATE_OPEN ? 0 : TRANSPORT_ERROR;
+}
+
+/* wolfSSL's side of the handshake, on whichever thread holds c. */
+static int
+tls_shake(struct tls_conn *c)
+{
+	int	 rc, e;
+
 	rc = c->role == TLS_ROLE_SERVER ? wolfSSL_accept(c->ssl) :
 	    wolfSSL_connect(c->ssl);
 	if (rc != WOLFSSL_SUCCESS) {
@@ -787,7 +887,58 @@ tls_op_handshake(struct transport *t)
 			return TRANSPORT_WANT_WRITE;
 		return tls_fail_lib(c, "handshake failed", e);
 	}
-	return tls_finish(c);
+	c->state = TLS_STATE_SHAKEN;
+	return 0;
+}
+
+/*
+ * Off the loop thread, wolfCrypt's fixed-point ECC cache (FP_ECC, one per
+ * thread in Debian's build: megabytes once filled) is dropped after each
+ * step: wolfSSL_Cleanup frees only the cache of the thread calling it,
+ * and one handshake per reconnect gains nothing from keeping it.
+ */
+int
+tls_transport_handshake_step(struct transport *t)
+{
+	struct tls_conn	*c = (struct tls_conn *)t;
+	int		 rc;
+
+	if (t->ops != &tls_ops)
+		return TRANSPORT_ERROR;
+	switch (c->state) {
+	case TLS_STATE_HANDSHAKE:
+		rc = tls_shake(c);
+		if (!pthread_equal(pthread_self(), c->home))
+			wc_ecc_fp_free();
+		return rc;
+	case TLS_STATE_SHAKEN:
+	case TLS_STATE_OPEN:
+		return 0;
+	case TLS_STATE_FAILED:
+		break;
+	}
+	return TRANSPORT_ERROR;
+}
+
+int
+tls_transport_signer_blocks(const struct transport *t)
+{
+	const struct tls_conn	*c = (const struct tls_conn *)t;
+
+	return t->ops == &tls_ops && c->signer != NULL &&
+	    c->signer->blocks;
+}
+
+/* The connection's signer reference; loop thread only. */
+static void
+tls_conn_signer_drop(struct tls_conn *c)
+{
+	if (c->signer == NULL)
+		return;
+	if (c->ssl != NULL)
+		wolfSSL_SetEccSignCtx(c->ssl, NULL);
+	tls_signer_unref(c->signer);
+	c->signer = NULL;
 }
 
 /*
@@ -941,6 +1092,7 @@ tls_op_free(struct transport *t)
 
 	if (c == NULL)
 		return;
+	tls_conn_signer_drop(c);
 	if (c->ssl != NULL)
 		wolfSSL_free(c->ssl);
 	tls_cred_unref(c->cred);

@@ -10,7 +10,12 @@
  *
  * TLS 1.2 is the floor and 1.3 is preferred; sessions are never resumed
  * (no tickets, no cache), so every connection shows its peer's chain.
- * Contexts and transports belong to the event-loop thread.
+ * Contexts and transports belong to the event-loop thread, with one
+ * exception: a client transport may be lent to another thread (the
+ * worker) for tls_transport_handshake_step, one thread at a time and
+ * never two at once; the hand-over and the return must synchronise
+ * (core/worker.h's submit and done() do), and while it is lent nothing
+ * else touches the transport or its wolfSSL session.
  *
  * Transports follow rpc/transport.h, with one rule of TLS: after a
  * write returned TRANSPORT_WANT_WRITE, the next write must start with
@@ -43,8 +48,10 @@ enum tls_err {
  * Signs a digest with our private key, for keys that never leave their
  * home (the TPM): ECDSA over the digest, the signature as DER
  * (SEQUENCE of r, s) into sig, *siglen in: room, out: length. 0 or -1.
- * Called on the event-loop thread during a handshake, synchronously:
- * the handshake waits for it.
+ * Called during a handshake, synchronously, on the thread running it:
+ * the event loop, or the worker for a signer marked sign_blocks on a
+ * channel given a worker (rpc/client.h). When one identity serves both
+ * kinds of handshake, two calls may run at once on the two threads.
  */
 typedef int	(*tls_sign_fn)(void *arg, const uint8_t *digest, size_t len,
 		    uint8_t *sig, size_t *siglen);
@@ -74,6 +81,22 @@ struct tls_identity {
 	/* ...or a signer for a key held elsewhere (key must be NULL). */
 	tls_sign_fn		 sign;
 	void			*sign_arg;
+	/*
+	 * 1 when sign waits on a device (a TPM key: key_is_blocking()).
+	 * Client handshakes then take their wolfSSL steps off the loop
+	 * where the caller arranges it (rpc/client.h: a channel's worker).
+	 */
+	int			 sign_blocks;
+	/*
+	 * Optional. sign_arg stays in use until sign_free(sign_arg) runs,
+	 * on the loop thread, once the context no longer holds this
+	 * identity (replaced or freed) and no handshake begun with it is
+	 * still going (on either thread). Called once per identity a
+	 * successful tls_ctx_new or tls_ctx_set_identity took; never for
+	 * one refused. Without it, sign_arg must outlive the context and
+	 * every transport made from it.
+	 */
+	void			(*sign_free)(void *sign_arg);
 };
 
 struct tls_config {
@@ -119,5 +142,24 @@ struct transport *tls_transport_new(struct tls_ctx *, int fd);
  * until the handshake succeeded. For logs and tests.
  */
 const char	*tls_transport_version(const struct transport *);
+
+/*
+ * 1 when the transport's identity signs through a signer marked
+ * sign_blocks and its handshake has not finished: its wolfSSL steps
+ * belong off the loop (tls_transport_handshake_step). 0 otherwise,
+ * and for transports that are not TLS.
+ */
+int		 tls_transport_signer_blocks(const struct transport *);
+/*
+ * One step of wolfSSL's side of a client handshake, on any thread that
+ * holds the transport (see the threads rule above); the signer runs
+ * inside when wolfSSL wants our signature. 0 once wolfSSL's handshake
+ * is complete, TRANSPORT_WANT_READ or TRANSPORT_WANT_WRITE (wait for
+ * the fd, then step again), or TRANSPORT_ERROR with the reason in
+ * ->error. The checks (ALPN h2, the leaf, the verify hook) are not made
+ * here: they run, on the loop, in the ->handshake call that follows,
+ * which then answers as for a handshake made there.
+ */
+int		 tls_transport_handshake_step(struct transport *);
 
 #endif

@@ -125,16 +125,18 @@ struct attest_txn {
 	const char		*msg;
 };
 
+/*
+ * The attestation itself, before the request's CSR is looked at, as
+ * SPIRE orders it: a join token is taken (used up even when what
+ * follows fails), and a banned node is refused.
+ */
 static enum store_err
-attest_store_txn(struct store_txn *txn, void *arg)
+attest_check_txn(struct store_txn *txn, void *arg)
 {
 	struct attest_txn	*t = arg;
 	spirelet_server_Node	 n;
-	spire_api_types_Selector *sel;
 	int64_t			 exp;
-	size_t			 i;
 	int			 rc;
-	enum store_err		 e = STORE_NOMEM;
 
 	t->code = 0;
 	if (t->at->token[0] != '\0') {
@@ -154,6 +156,32 @@ attest_store_txn(struct store_txn *txn, void *arg)
 			return STORE_OK;
 		}
 	}
+	rc = ds_node_get(txn, t->at->id, &n);
+	if (rc == DS_ERROR)
+		return STORE_IO;
+	if (rc == 0) {
+		if (n.agent.banned) {
+			t->code = GRPC_STATUS_PERMISSION_DENIED;
+			t->msg = "failed to attest: agent is banned";
+		}
+		pb_release(spirelet_server_Node_fields, &n);
+		if (t->code != 0)
+			return STORE_ABORTED;
+	}
+	return STORE_OK;
+}
+
+static enum store_err
+attest_store_txn(struct store_txn *txn, void *arg)
+{
+	struct attest_txn	*t = arg;
+	spirelet_server_Node	 n;
+	spire_api_types_Selector *sel;
+	size_t			 i;
+	int			 rc;
+	enum store_err		 e = STORE_NOMEM;
+
+	t->code = 0;
 	rc = ds_node_get(txn, t->at->id, &n);
 	if (rc == DS_ERROR)
 		return STORE_IO;
@@ -222,6 +250,19 @@ attest_complete(struct rpc_call *call, struct attest *a, struct attested *at)
 	if (!spiffe_id_under(&id, "/spire/agent"))
 		log_kv(LOG_LEVEL_WARN, "api", "agent ID is not in the agent "
 		    "namespace", "agent", at->id, (const char *)NULL);
+	memset(&t, 0, sizeof(t));
+	t.at = at;
+	e = store_txn_run(s->store, attest_check_txn, &t);
+	if (t.code != 0 || e != STORE_OK) {
+		if (t.code != 0)
+			log_kv(LOG_LEVEL_INFO, "api", "attestation refused",
+			    "agent", at->id, "addr", a->addr, "error", t.msg,
+			    (const char *)NULL);
+		attest_finish(call, a, t.code != 0 ?
+		    (enum grpc_status)t.code : GRPC_STATUS_INTERNAL,
+		    t.code != 0 ? t.msg : "failed to attest");
+		return;
+	}
 	/* Only the public key of an agent's request is used. */
 	if (cert_csr_parse(a->csr, a->csr_len, 0, &csr) != CERT_CSR_OK) {
 		attest_finish(call, a, GRPC_STATUS_INVALID_ARGUMENT,
@@ -235,8 +276,6 @@ attest_complete(struct rpc_call *call, struct attest *a, struct attested *at)
 		    "failed to sign X509 SVID");
 		return;
 	}
-	memset(&t, 0, sizeof(t));
-	t.at = at;
 	t.svid = &svid;
 	e = store_txn_run(s->store, attest_store_txn, &t);
 	if (t.code != 0) {

@@ -173,6 +173,45 @@ entry_check(struct server *s, const spire_api_types_Entry *e, char *why,
 	return NULL;
 }
 
+static int
+entry_selcmp(const void *a, const void *b)
+{
+	const spire_api_types_Selector	*x = a, *y = b;
+	int				 c;
+
+	c = strcmp(x->type, y->type);
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/*
+ * What SPIRE's datastore makes of a checked entry: selectors sorted by
+ * type then value, federated trust domains as bare names. 0 or -1.
+ */
+static int
+entry_normalize(spire_api_types_Entry *e)
+{
+	struct spiffe_td	td;
+	pb_size_t		i;
+	char			*n;
+
+	if (e->selectors_count > 1)
+		qsort(e->selectors, e->selectors_count, sizeof(*e->selectors),
+		    entry_selcmp);
+	for (i = 0; i < e->federates_with_count; i++) {
+		if (spiffe_td_parse(e->federates_with[i],
+		    strlen(e->federates_with[i]), &td) != SPIFFE_OK)
+			return -1;
+		if (strcmp(td.name, e->federates_with[i]) == 0)
+			continue;
+		n = mem_strdup(td.name);
+		if (n == NULL)
+			return -1;
+		mem_free(e->federates_with[i]);
+		e->federates_with[i] = n;
+	}
+	return 0;
+}
+
 /* Selector sets equal (order and duplicates aside). */
 static int
 entry_same_selectors(const spire_api_types_Entry *a,
@@ -311,7 +350,8 @@ srv_entries_create(struct server *s, spire_api_types_Entry *entries,
 	for (i = 0; i < n; i++) {
 		codes[i] = 0;
 		msgs[i] = NULL;
-		if (entry_check(s, &entries[i], why, sizeof(why)) != NULL) {
+		if (entry_check(s, &entries[i], why, sizeof(why)) != NULL ||
+		    entry_normalize(&entries[i]) == -1) {
 			codes[i] = GRPC_STATUS_INVALID_ARGUMENT;
 			msgs[i] = "invalid entry";
 		}
@@ -363,6 +403,9 @@ entry_batch_create(struct rpc_call *call, const uint8_t *req, size_t len,
 		    NULL) {
 			codes[i] = GRPC_STATUS_INVALID_ARGUMENT;
 			msgs[i] = why[i];
+		} else if (entry_normalize(&r.entries[i]) == -1) {
+			codes[i] = GRPC_STATUS_INTERNAL;
+			msgs[i] = "out of memory";
 		}
 	a.s = s;
 	a.entries = r.entries;
@@ -497,6 +540,8 @@ entry_update_txn(struct store_txn *txn, void *arg)
 		a->code = GRPC_STATUS_INVALID_ARGUMENT;
 		return STORE_ABORTED;
 	}
+	if (entry_normalize(&a->out) == -1)
+		return STORE_NOMEM;
 	a->out.revision_number++;
 	return ds_entry_put(txn, &a->out) == 0 ? STORE_OK : STORE_IO;
 }

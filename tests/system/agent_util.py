@@ -65,13 +65,35 @@ class RealServer:
         self.cli("agent", "ban", "-spiffeID", spiffe_id)
 
 
-def make_server(kind, spire, procs, workdir, sockdir, **kw):
-    """The server side of a test. Only "spire" exists today; a spirelet
-    server (tests/system/server_util.py on the server branch) plugs in
-    here with the same methods."""
+class SpireletServerSide(RealServer):
+    """spirelet's own server (tests/system/server_util.py) behind the
+    same interface, administered with the real spire-server CLI."""
+
+    def __init__(self, spirelet, spire, procs, workdir, sockdir,
+                 plugins="", x509_ttl="1h", ca_ttl="24h",
+                 name="spirelet-server"):
+        from server_util import SpireletServer
+        self.srv = SpireletServer(spirelet, spire, procs, workdir, sockdir,
+                                  plugins=plugins, x509_ttl=x509_ttl,
+                                  ca_ttl=ca_ttl, name=name)
+        self.port = self.srv.port
+        self.trust_domain = self.srv.trust_domain
+        self.kind = "spirelet"
+
+    def stop(self):
+        if self.srv.proc is not None and self.srv.proc.alive():
+            self.srv.stop()
+
+
+def make_server(kind, spire, procs, workdir, sockdir, spirelet=None, **kw):
+    """The server side of a test: a real spire-server ("spire") or
+    spirelet's own ("spirelet"), with the same methods."""
     if kind == "spire":
         return RealServer(spire, procs, workdir, sockdir, **kw)
-    pytest.skip("server kind %s not available on this branch" % kind)
+    if kind == "spirelet":
+        return SpireletServerSide(spirelet, spire, procs, workdir, sockdir,
+                                  **kw)
+    raise ValueError(kind)
 
 
 class Agent:
@@ -81,7 +103,7 @@ class Agent:
                  join_token=None, plugins=None, extra="", name="agent",
                  sync="500ms", unix='WorkloadAttestor "unix" '
                  '{ plugin_data {} }', key_manager='KeyManager "disk" '
-                 '{ plugin_data {} }'):
+                 '{ plugin_data {} }', bundle_url=None, env=None):
         self.spirelet = spirelet
         self.spire = spire
         self.procs = procs
@@ -105,7 +127,7 @@ class Agent:
     server_address = "127.0.0.1"
     server_port = "%(port)d"
     socket_path = "%(sock)s"
-    trust_bundle_path = "%(bundle)s"
+    %(bundle)s
     trust_domain = "%(td)s"
     sync_interval = "%(sync)s"
     %(token)s
@@ -117,16 +139,20 @@ plugins {
     %(unix)s
 }
 """ % {"dir": self.dir, "port": server.port, "sock": self.socket,
-                "bundle": self.bundle, "td": server.trust_domain,
+                "bundle": ('trust_bundle_url = "%s"' % bundle_url)
+                if bundle_url else ('trust_bundle_path = "%s"' %
+                                    self.bundle),
+                "td": server.trust_domain,
                 "sync": sync, "extra": extra, "plugins": plugins,
                 "km": key_manager, "unix": unix,
                 "token": ('join_token = "%s"' % join_token)
                 if join_token else ""})
         self.proc = None
+        self.env = env
 
     def start(self, wait=True):
         self.proc = self.procs([self.spirelet, "agent", "run", "-config",
-                                self.conf], name=self.name)
+                                self.conf], name=self.name, env=self.env)
         if wait:
             wait_for(self.healthy, 30, "spirelet agent healthy", self.proc)
         return self

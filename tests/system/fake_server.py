@@ -174,7 +174,11 @@ def main():
                           serialization.NoEncryption()),
         cert.public_bytes(serialization.Encoding.PEM) +
         ca.public_bytes(serialization.Encoding.PEM))])
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    # Connections live 1.5 s, so the agent meets GOAWAY every few syncs
+    # (spire-server sends one every 3 minutes).
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+        ("grpc.max_connection_age_ms", 1500),
+        ("grpc.max_connection_age_grace_ms", 1000)])
     agent_pb2_grpc.add_AgentServicer_to_server(Agent(s), srv)
     bundle_pb2_grpc.add_BundleServicer_to_server(Bundle(s), srv)
     entry_pb2_grpc.add_EntryServicer_to_server(Entry(), srv)

@@ -10,6 +10,8 @@
  *   rpc_testd client TARGET [-c CERTDIR] [-n N]
  *	calls a grpcio Echo server in all four shapes and checks the
  *	answers; -n N makes N unary calls one after another instead.
+ *   rpc_testd tpmclient TARGET -c CERTDIR -k TCTI -p SWTPM_PID [-n N]
+ *	calls TARGET over mTLS with a key in the TPM (rpc_testd_tpm.c).
  */
 #include "config.h"
 
@@ -946,6 +948,7 @@ client(int argc, char *argv[])
 }
 
 #include "rpc_testd_tls.c"
+#include "rpc_testd_tpm.c"
 
 int
 main(int argc, char *argv[])
@@ -961,5 +964,7 @@ main(int argc, char *argv[])
 		return serve(argc, argv);
 	if (strcmp(argv[1], "client") == 0)
 		return client(argc, argv);
+	if (strcmp(argv[1], "tpmclient") == 0)
+		return tpmclient(argc, argv);
 	return 2;
 }

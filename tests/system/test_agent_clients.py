@@ -64,10 +64,10 @@ def wlclient():
     return exe
 
 
-@pytest.fixture
-def setup(spirelet, spire, procs, sockdir, tmp_path):
-    srv = make_server("spire", spire, procs, tmp_path / "srv",
-                      sockdir).start()
+@pytest.fixture(params=["spire", "spirelet"])
+def setup(request, spirelet, spire, procs, sockdir, tmp_path):
+    srv = make_server(request.param, spire, procs, tmp_path / "srv",
+                      sockdir, spirelet=spirelet).start()
     token = srv.token("spiffe://%s/edge" % TD)
     agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
                   join_token=token).start()
@@ -198,11 +198,17 @@ def test_postgres_login_with_svid(setup, procs):
                     % {"c": certs, "p": port, "t": data})
         p = procs(pgu + [PG_BIN + "/postgres", "-D", data], name="postgres")
         wait_for_port("127.0.0.1", port, 30, proc=p)
-        r = subprocess.run(pgu + [PG_BIN + "/psql", "-h", data, "-p",
-                           str(port), "-U", "postgres", "-c",
-                           "CREATE ROLE app LOGIN"], capture_output=True,
-                           text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
+        created = []
+
+        def create_role():
+            # The port opens before recovery ends: retry until it takes.
+            r = subprocess.run(pgu + [PG_BIN + "/psql", "-h", data, "-p",
+                               str(port), "-U", "postgres", "-c",
+                               "CREATE ROLE app LOGIN"],
+                               capture_output=True, text=True, timeout=30)
+            created[:] = [r.stderr]
+            return r.returncode == 0
+        wait_for(create_role, 30, "PostgreSQL to take connections", p)
         dsn = ("host=localhost hostaddr=127.0.0.1 port=%d user=app "
                "dbname=postgres sslmode=verify-full sslrootcert=%s "
                "sslcert=%s sslkey=%s" % (port, app + "/bundle.0.pem",

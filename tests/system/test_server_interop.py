@@ -277,3 +277,67 @@ def test_restart_keeps_agents_entries_and_ca(spirelet, spire, procs,
     assert agent.healthy()
     assert fetched_ids(agent, out) == ["spiffe://%s/app" % TD]
     assert verify_svid(srv.bundle_pem(), out).returncode == 0
+
+
+def test_upstream_disk_ca_and_mint(spirelet, spire, procs, sockdir,
+                                   tmp_path):
+    """UpstreamAuthority "disk": the server's CA is signed by an
+    operator's root; minted SVIDs chain through our CA to that root,
+    which alone is the bundle."""
+    d = str(tmp_path)
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+            "up.key", cwd=d)
+    openssl("req", "-x509", "-new", "-key", "up.key", "-subj",
+            "/O=Operator/CN=root", "-days", "2", "-out", "up.pem",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    srv = SpireletServer(
+        spirelet, spire, procs, tmp_path / "srv", sockdir,
+        plugins='UpstreamAuthority "disk" { plugin_data { cert_file_path '
+        '= "%s/up.pem" key_file_path = "%s/up.key" } }' % (d, d)).start()
+    root = open(os.path.join(d, "up.pem")).read()
+    bundle = srv.bundle_pem()
+    assert bundle.count("BEGIN CERTIFICATE") == 1
+    assert "".join(bundle.split()) == "".join(root.split())
+    out = tmp_path / "mint"
+    out.mkdir()
+    srv.cli("x509", "mint", "-spiffeID", "spiffe://%s/minted" % TD,
+            "-dns", "minted.example", "-ttl", "10m", "-write", str(out))
+    chain = (out / "svid.pem").read_text()
+    assert chain.count("BEGIN CERTIFICATE") == 2   # leaf, our CA
+    (out / "chain.pem").write_text(chain)
+    r = __import__("subprocess").run(
+        ["openssl", "verify", "-CAfile", os.path.join(d, "up.pem"),
+         "-untrusted", str(out / "chain.pem"), str(out / "svid.pem")],
+        capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = openssl("x509", "-in", str(out / "svid.pem"), "-noout", "-text")
+    assert "URI:spiffe://example.org/minted" in text
+    assert "CN = minted.example" in text
+    # A JWT-SVID minted for an audience checks against the JWT bundle.
+    tok = srv.cli("jwt", "mint", "-spiffeID", "spiffe://%s/minted" % TD,
+                  "-audience", "svc").stdout.strip().split()[-1]
+    jwks = srv.cli("bundle", "show", "-format", "spiffe").stdout
+    assert _jwt_check(tok, jwks, "svc")["sub"] == \
+        "spiffe://%s/minted" % TD
+    # A CSR-less or foreign-domain mint is refused.
+    r = srv.cli("x509", "mint", "-spiffeID", "spiffe://other.org/x",
+                check=False)
+    assert r.returncode != 0
+
+
+def test_banned_agent_is_refused_and_stops(spirelet, spire, procs, sockdir,
+                                           tmp_path):
+    srv = SpireletServer(spirelet, spire, procs, tmp_path / "srv",
+                         sockdir).start()
+    token = srv.token()
+    agent = SpireAgent(spire, procs, tmp_path / "agent", sockdir, srv.port,
+                       srv.bundle_pem(), join_token=token).start()
+    agent_id = "spiffe://%s/spire/agent/join_token/%s" % (TD, token)
+    srv.cli("agent", "ban", "-spiffeID", agent_id)
+    # PermissionDenied with AGENT_BANNED: spire-agent deletes its SVID
+    # and exits, as it does against spire-server.
+    wait_for(lambda: not agent.proc.alive(), 30, "the banned agent to stop")
+    assert "agent is banned" in srv.log()
+    assert "Banned" in srv.cli("agent", "show", "-spiffeID",
+                               agent_id).stdout

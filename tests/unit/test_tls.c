@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,14 @@ struct side {
 	struct transport	*t;
 	struct raw		*raw;
 	int			 state;	/* 0 going, 1 done, -1 failed */
+	/*
+	 * Ours, stepped as a channel with a worker does: wolfSSL's steps
+	 * on a thread of their own, then ->handshake here for the checks.
+	 */
+	int			 threaded;
+	int			 steps;		/* made on the thread */
+	int			 hook_calls_during; /* hook ran in a step */
+	const struct hook	*hook;
 };
 
 /* A software signer standing in for the TPM. */
@@ -65,6 +74,8 @@ struct signer {
 	const struct testcert	*cert;
 	int			 calls;
 	int			 fail;
+	pthread_t		 thread;	/* the last call's */
+	int			 freed;		/* sign_free calls */
 };
 
 static struct testchain	 srv_chain, cli_chain, alt_chain, p384_chain;
@@ -99,10 +110,19 @@ signer_sign(void *arg, const uint8_t *digest, size_t len, uint8_t *sig,
 	struct signer	*s = arg;
 
 	s->calls++;
+	s->thread = pthread_self();
 	if (s->fail)
 		return -1;
 	return testcert_sign(s->cert->key, s->cert->key_len, digest, len,
 	    sig, siglen);
+}
+
+static void
+signer_free(void *arg)
+{
+	struct signer	*s = arg;
+
+	s->freed++;
 }
 
 /* A connected loopback TCP pair, both non-blocking. */
@@ -265,13 +285,40 @@ raw_free(struct raw *r)
 	close(fd);
 }
 
+/* One step of wolfSSL's handshake, on a thread of its own. */
+static void *
+step_thread(void *arg)
+{
+	struct side	*s = arg;
+	int		 hook_before = s->hook != NULL ? s->hook->calls : 0;
+	int		 rc;
+
+	rc = tls_transport_handshake_step(s->t);
+	s->steps++;
+	if (s->hook != NULL && s->hook->calls != hook_before)
+		s->hook_calls_during++;
+	return (void *)(intptr_t)rc;
+}
+
 static void
 side_step(struct side *s)
 {
-	int	 rc, e;
+	pthread_t	 th;
+	void		*ret;
+	int		 rc, e;
 
 	if (s->state != 0)
 		return;
+	if (s->t != NULL && s->threaded) {
+		/* The thread's creation and join order the hand-overs. */
+		assert_int_equal(pthread_create(&th, NULL, step_thread, s), 0);
+		assert_int_equal(pthread_join(th, &ret), 0);
+		rc = (int)(intptr_t)ret;
+		if (rc == TRANSPORT_WANT_READ || rc == TRANSPORT_WANT_WRITE)
+			return;
+		/* Done or failed: the checks, as a channel makes them. */
+		s->threaded = 0;
+	}
 	if (s->t != NULL) {
 		rc = s->t->ops->handshake(s->t);
 		if (rc == 0)
@@ -1046,6 +1093,204 @@ test_big_leaf(void **state)
 	tls_ctx_free(cctx);
 }
 
+/*
+ * A client whose signer blocks, stepped off this thread as a channel
+ * with a worker steps it: the signer runs on that thread, the verify
+ * hook only in the ->handshake that follows here, and the connection
+ * then works as any other. TLS 1.3 against our server, TLS 1.2 against
+ * a bare one.
+ */
+static void
+test_step_on_another_thread(void **state)
+{
+	struct ident	 si, ci;
+	struct hook	 sh, ch;
+	struct signer	 sig = { 0 };
+	struct tls_ctx	*sctx, *cctx;
+	struct raw	 r;
+	struct side	 s, c;
+	int		 sfd, cfd, v12;
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	memset(&ch, 0, sizeof(ch));
+	expect_chain(&sh, &cli_chain);
+	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), &sh);
+	ident_of(&ci, &cli_chain.leaf, &cli_chain.inter, 0, &sig);
+	ci.id.sign_blocks = 1;
+	cctx = ctx_make(TLS_ROLE_CLIENT, &ci.id, &ch);
+	for (v12 = 0; v12 <= 1; v12++) {
+		memset(&s, 0, sizeof(s));
+		memset(&c, 0, sizeof(c));
+		sig.calls = 0;
+		ch.calls = 0;
+		tcp_pair(&sfd, &cfd);
+		if (v12) {
+			raw_new(&r, 1, 1, "h2", &srv_chain, sfd);
+			s.raw = &r;
+		} else
+			s.t = tls_transport_new(sctx, sfd);
+		c.t = tls_transport_new(cctx, cfd);
+		c.threaded = 1;
+		c.hook = &ch;
+		assert_int_equal(tls_transport_signer_blocks(c.t), 1);
+		pump(&s, &c);
+		assert_int_equal(c.state, 1);
+		assert_int_equal(s.state, 1);
+		assert_string_equal(tls_transport_version(c.t),
+		    v12 ? "TLSv1.2" : "TLSv1.3");
+		assert_true(c.steps >= 2);
+		assert_int_equal(c.hook_calls_during, 0);
+		assert_int_equal(ch.calls, 1);
+		assert_int_equal(sig.calls, 1);
+		assert_false(pthread_equal(sig.thread, pthread_self()));
+		/* Over: nothing of the handshake is left to move. */
+		assert_int_equal(tls_transport_signer_blocks(c.t), 0);
+		assert_int_equal(tls_transport_handshake_step(c.t), 0);
+		if (v12) {
+			c.t->ops->free(c.t);
+			raw_free(&r);
+			continue;
+		}
+		assert_true(sh.chain_ok);
+		exchange(c.t, s.t, "stepped elsewhere");
+		exchange(s.t, c.t, "and back");
+		s.t->ops->free(s.t);
+		c.t->ops->free(c.t);
+	}
+	/* A signer that is not marked blocking is not moved. */
+	ci.id.sign_blocks = 0;
+	assert_int_equal(tls_ctx_set_identity(cctx, &ci.id), TLS_OK);
+	tcp_pair(&sfd, &cfd);
+	c.t = tls_transport_new(cctx, cfd);
+	assert_int_equal(tls_transport_signer_blocks(c.t), 0);
+	c.t->ops->free(c.t);
+	close(sfd);
+	tls_ctx_free(sctx);
+	tls_ctx_free(cctx);
+}
+
+/* A step that fails leaves the reason, and ->handshake agrees. */
+static void
+test_step_failure(void **state)
+{
+	struct ident	 si, ci;
+	struct hook	 sh, ch;
+	struct signer	 sig = { .fail = 1 };
+	struct tls_ctx	*sctx, *cctx;
+	struct side	 s = { 0 }, c = { 0 };
+	struct transport *plain;
+	int		 sfd, cfd, i, sp[2];
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	memset(&ch, 0, sizeof(ch));
+	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), &sh);
+	ident_of(&ci, &cli_chain.leaf, &cli_chain.inter, 0, &sig);
+	ci.id.sign_blocks = 1;
+	cctx = ctx_make(TLS_ROLE_CLIENT, &ci.id, &ch);
+	tcp_pair(&sfd, &cfd);
+	s.t = tls_transport_new(sctx, sfd);
+	c.t = tls_transport_new(cctx, cfd);
+	c.threaded = 1;
+	for (i = 0; i < PUMP_ROUNDS && c.state == 0; i++) {
+		side_step(&s);
+		side_step(&c);
+		if (c.state == 0)
+			wait_fds(&s, &c);
+	}
+	assert_int_equal(c.state, -1);
+	assert_int_equal(sig.calls, 1);
+	assert_int_equal(ch.calls, 0);
+	assert_non_null(strstr(c.t->error, "handshake failed"));
+	assert_int_equal(tls_transport_handshake_step(c.t), TRANSPORT_ERROR);
+	assert_int_equal(tls_transport_signer_blocks(c.t), 0);
+	c.t->ops->free(c.t);
+	/* Our server sees the end and fails in turn. */
+	for (i = 0; i < PUMP_ROUNDS && s.state == 0; i++) {
+		side_step(&s);
+		if (s.state == 0)
+			wait_fds(&s, NULL);
+	}
+	assert_int_equal(s.state, -1);
+	s.t->ops->free(s.t);
+	/* A plain transport has no TLS to step. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	plain = transport_plain_new(sp[0], 1);
+	assert_non_null(plain);
+	assert_int_equal(tls_transport_handshake_step(plain),
+	    TRANSPORT_ERROR);
+	assert_int_equal(tls_transport_signer_blocks(plain), 0);
+	plain->ops->free(plain);
+	close(sp[1]);
+	tls_ctx_free(sctx);
+	tls_ctx_free(cctx);
+}
+
+/*
+ * sign_free: a rotation mid-handshake keeps the old signer until that
+ * handshake is over (not until the connection ends), the context's
+ * current one goes with the context, and a refused identity's never
+ * gets called.
+ */
+static void
+test_sign_free_lifetime(void **state)
+{
+	struct ident	 si, a, b, bad;
+	struct hook	 sh, ch;
+	struct signer	 sa = { 0 }, sb = { 0 }, sbad = { 0 };
+	struct tls_ctx	*sctx, *cctx;
+	struct side	 s = { 0 }, c = { 0 };
+	uint8_t		 junk[64];
+	int		 sfd, cfd;
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	memset(&ch, 0, sizeof(ch));
+	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), &sh);
+	ident_of(&a, &cli_chain.leaf, &cli_chain.inter, 0, &sa);
+	a.id.sign_blocks = 1;
+	a.id.sign_free = signer_free;
+	cctx = ctx_make(TLS_ROLE_CLIENT, &a.id, &ch);
+	tcp_pair(&sfd, &cfd);
+	s.t = tls_transport_new(sctx, sfd);
+	c.t = tls_transport_new(cctx, cfd);
+	c.threaded = 1;
+	side_step(&c);		/* ClientHello sent, no signature yet */
+	assert_int_equal(sa.calls, 0);
+
+	ident_of(&b, &alt_chain.leaf, &alt_chain.inter, 0, &sb);
+	b.id.sign_free = signer_free;
+	assert_int_equal(tls_ctx_set_identity(cctx, &b.id), TLS_OK);
+	assert_int_equal(sa.freed, 0);
+	memset(junk, 0x30, sizeof(junk));
+	ident_of(&bad, &cli_chain.leaf, &cli_chain.inter, 0, &sbad);
+	bad.id.sign_free = signer_free;
+	bad.chain[0] = junk;
+	bad.chain_len[0] = sizeof(junk);
+	assert_int_equal(tls_ctx_set_identity(cctx, &bad.id), TLS_ERR_CERT);
+
+	expect_chain(&sh, &cli_chain);
+	pump(&s, &c);
+	assert_int_equal(c.state, 1);
+	assert_true(sh.chain_ok);
+	assert_int_equal(sa.calls, 1);
+	/* The old signer is let go with the handshake, on this thread. */
+	assert_int_equal(sa.freed, 1);
+	exchange(c.t, s.t, "old identity, signer gone");
+	tls_ctx_free(cctx);
+	assert_int_equal(sb.freed, 1);
+	c.t->ops->free(c.t);
+	s.t->ops->free(s.t);
+	assert_int_equal(sa.freed, 1);
+	assert_int_equal(sb.calls, 0);
+	assert_int_equal(sbad.freed, 0);
+	tls_ctx_free(sctx);
+}
+
 /* Broken or contradictory configurations, each with its own code. */
 static void
 test_bad_configs(void **state)
@@ -1194,6 +1439,9 @@ main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_rotation_failure_keeps_old),
 		cmocka_unit_test(test_big_leaf),
+		cmocka_unit_test(test_step_on_another_thread),
+		cmocka_unit_test(test_step_failure),
+		cmocka_unit_test(test_sign_free_lifetime),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_alloc_failures),
 	};

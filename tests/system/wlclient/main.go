@@ -7,6 +7,9 @@
 //	wlclient -socket unix:///path concurrent -n 1000 -timeout 60s
 //	    n clients, each on its own connection, fetch at once; prints
 //	    "ok N failed M".
+//	wlclient -socket unix:///path latency -c 64 -d 5s [-i 20ms]
+//	    c clients, each on its own connection, fetch in a loop for d
+//	    (pausing i between calls); prints "calls N p50_us A p99_us B".
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -128,6 +132,62 @@ func concurrent(socket string, args []string) int {
 	return 0
 }
 
+func latency(socket string, args []string) int {
+	fs := flag.NewFlagSet("latency", flag.ExitOnError)
+	c := fs.Int("c", 64, "concurrent clients")
+	d := fs.Duration("d", 5*time.Second, "how long")
+	iv := fs.Duration("i", 0, "pause between a client's calls")
+	_ = fs.Parse(args)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var all []time.Duration
+	var wg sync.WaitGroup
+	failed := 0
+	end := time.Now().Add(*d)
+	for i := 0; i < *c; i++ {
+		client, err := workloadapi.New(ctx, workloadapi.WithAddr(socket))
+		if err != nil {
+			fmt.Println("client:", err)
+			return 1
+		}
+		defer client.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(end) {
+				t := time.Now()
+				_, err := client.FetchX509SVID(ctx)
+				if err != nil {
+					bad++
+					continue
+				}
+				mine = append(mine, time.Since(t))
+				if *iv > 0 {
+					time.Sleep(*iv)
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			failed += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(all) == 0 {
+		fmt.Println("no call succeeded")
+		return 1
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	q := func(p float64) int64 {
+		return all[int(p*float64(len(all)-1))].Microseconds()
+	}
+	fmt.Printf("calls %d failed %d p50_us %d p99_us %d max_us %d\n",
+		len(all), failed, q(0.5), q(0.99), all[len(all)-1].Microseconds())
+	return 0
+}
+
 func main() {
 	socket := flag.String("socket", "", "unix:///path of the socket")
 	flag.Parse()
@@ -140,6 +200,8 @@ func main() {
 		os.Exit(watch(*socket, flag.Args()[1:]))
 	case "concurrent":
 		os.Exit(concurrent(*socket, flag.Args()[1:]))
+	case "latency":
+		os.Exit(latency(*socket, flag.Args()[1:]))
 	}
 	os.Exit(2)
 }
