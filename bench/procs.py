@@ -79,6 +79,23 @@ class Proc:
         LMDB's map among them."""
         return status_kib(self.pid, "RssAnon")
 
+    def rss_by_mapping(self, n=6):
+        """The n largest contributors to RSS, by mapped file (shared
+        libraries, the binary, LMDB's map) or anonymous, in KiB."""
+        sizes = {}
+        name = None
+        with open("/proc/%d/smaps" % self.pid) as f:
+            for line in f:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):
+                    parts = line.split()
+                    name = os.path.basename(parts[5]) if len(parts) > 5 \
+                        and parts[5].startswith("/") else "[anon maps]"
+                elif first == "Rss:":
+                    sizes[name] = sizes.get(name, 0) + int(line.split()[1])
+        top = sorted(sizes.items(), key=lambda kv: -kv[1])[:n]
+        return ", ".join("%s %d" % kv for kv in top if kv[1])
+
     def cpu_ticks(self):
         """utime + stime of every thread, in clock ticks."""
         with open("/proc/%d/stat" % self.pid) as f:

@@ -225,6 +225,8 @@ class AgentIdle(Scenario):
             _settle(ctx)
             out = {"rss_agent_%d" % self.n: float(ag.proc.rss_kib()),
                    "anon_agent_%d" % self.n: float(ag.proc.anon_kib())}
+            self.notes[impl] = "RSS by mapping at %d entries (KiB): %s" % (
+                self.n, ag.proc.rss_by_mapping())
             if self.idle:
                 (cpu, wake), = idle_cost([ag.proc], self.idle)
                 out["idle_cpu_agent"] = cpu
@@ -343,6 +345,8 @@ class ServerScale(Scenario):
                 _settle(ctx)
                 out["rss_server_%d" % n] = float(srv.proc.rss_kib())
                 out["anon_server_%d" % n] = float(srv.proc.anon_kib())
+                self.notes[impl] = "RSS by mapping at %d entries (KiB): " \
+                    "%s" % (n, srv.proc.rss_by_mapping())
             out["entry_create"] = sum(rates) / len(rates)
             # Agents short of a batch of entries get the rest.
             per = have // self.agents
