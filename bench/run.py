@@ -361,6 +361,12 @@ def standing(res):
         lines.append("  %-58s %.0f%% (of Go's)" % (
             "  (SPIRE's minting against its own raw signing rate)",
             100 * ms / ss))
+    for impl, label in (("spirelet", "spirelet"), ("spire", "SPIRE")):
+        m, fl = _val(res, "mint", impl), _val(res, "raw_floor", impl)
+        if m is not None and fl:
+            lines.append("  %-58s %.0f%%" % (
+                "  (%s's minting against sign + verify per SVID)" % label,
+                100 * m / fl))
     lines.append("Budgets (server and agent issues), spirelet:")
     v = _val(res, "rss_server_10000")
     line("server RSS, 10,000 entries, 100 agents, under 12 MiB", v,

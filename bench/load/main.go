@@ -9,10 +9,10 @@
 //	benchload wl-first -socket S -want N -timeout T
 //	    polls the Workload API until a FetchX509SVID response holds at
 //	    least N SVIDs; prints CLOCK_MONOTONIC at that moment (JSON).
-//	benchload sign -seconds S
-//	    ECDSA P-256 signatures per second with Go's crypto/ecdsa on one
-//	    goroutine: the floor beside SPIRE's minting rate, as the wolfSSL
-//	    loop is beside spirelet's.
+//	benchload sign -seconds S [-verify]
+//	    ECDSA P-256 signatures (or verifications) per second with Go's
+//	    crypto/ecdsa on one goroutine: the floor beside SPIRE's minting
+//	    rate, as the wolfSSL loop is beside spirelet's.
 //	benchload agents -server H:P -admin S -td TD -n N
 //	    attests N fake agents with join tokens, then obeys commands read
 //	    from stdin, one JSON line per command (see agents.go).
@@ -114,17 +114,27 @@ func us(d time.Duration) float64 { return float64(d) / 1e3 }
 func signRate(args []string) int {
 	fs := flag.NewFlagSet("sign", flag.ExitOnError)
 	secs := fs.Float64("seconds", 1, "how long to sign")
+	verify := fs.Bool("verify", false, "verify one signature instead")
 	_ = fs.Parse(args)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fail("key: %v", err)
 	}
 	h := sha256.Sum256([]byte("benchload"))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+	if err != nil {
+		return fail("sign: %v", err)
+	}
 	n := 0
 	t0 := time.Now()
 	for time.Since(t0).Seconds() < *secs {
 		for i := 0; i < 100; i++ {
-			if _, err := ecdsa.SignASN1(rand.Reader, key,
+			if *verify {
+				if !ecdsa.VerifyASN1(&key.PublicKey, h[:],
+					sig) {
+					return fail("verify failed")
+				}
+			} else if _, err := ecdsa.SignASN1(rand.Reader, key,
 				h[:]); err != nil {
 				return fail("sign: %v", err)
 			}
