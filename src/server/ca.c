@@ -60,7 +60,6 @@ struct ca {
 struct prep {
 	struct ca	*ca;
 	char		 slot[2];
-	int64_t		 not_before;
 	int		 in_call;	/* inside the step that began it */
 	struct key	*key;
 	struct cert_tbs	 tbs;
@@ -1079,37 +1078,6 @@ ca_svid_chain(const spirelet_server_X509Slot *act, struct ca_svid *out)
 	return 0;
 }
 
-int
-ca_sign_x509svid(struct ca *ca, const uint8_t *spki, size_t spki_len,
-    const char *spiffe_id, const char *const *dns, size_t ndns, int64_t ttl,
-    struct ca_svid *out)
-{
-	spirelet_server_X509Slot	*act;
-	struct cert_template		 t;
-	struct key			*k;
-	uint8_t				*subj;
-	int				 rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	k = ca_x509_template(ca, ttl, spiffe_id, dns, ndns, spki, spki_len,
-	    &t, &subj, &act);
-	if (k == NULL)
-		return -1;
-	if (cert_sign(&t, k, act->cert->bytes, act->cert->size, &out->der[0],
-	    &out->len[0]) == -1 || ca_svid_chain(act, out) == -1)
-		goto out;
-	out->expires_at = t.not_after;
-	if (ca_serial_decimal(t.serial, t.serial_len, out->serial,
-	    sizeof(out->serial)) == -1)
-		goto out;
-	rc = 0;
-out:
-	mem_free(subj);
-	if (rc == -1)
-		ca_svid_cleanup(out);
-	return rc;
-}
-
 static void
 ca_sign_free(struct ca_sign *j)
 {
@@ -1185,27 +1153,6 @@ ca_x509_signed(void *arg, enum key_err err, const uint8_t *sig,
 	j->x509_done(j->arg, rc, rc == 0 ? &j->svid : NULL);
 	ca_sign_free(j);
 	ca_job_end(ca);
-}
-
-char *
-ca_sign_jwtsvid(struct ca *ca, const char *spiffe_id, const char *const *aud,
-    size_t naud, int64_t ttl, int64_t *iat, int64_t *exp)
-{
-	spirelet_server_JWTSlot	*act;
-	struct key		*k;
-	int64_t			 now = ca_now();
-
-	act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
-	if (act == NULL || (k = keymgr_get(ca->km, act->key_id)) == NULL) {
-		log_warnx("ca", "no active JWT key");
-		return NULL;
-	}
-	if (ttl <= 0)
-		ttl = ca->cfg->default_jwt_svid_ttl / 1000;
-	*iat = now;
-	*exp = now + ttl < act->not_after ? now + ttl : act->not_after;
-	return jwtsvid_mint(k, act->kid, spiffe_id, aud, naud, *iat, *exp,
-	    ca->cfg->jwt_issuer);
 }
 
 int
