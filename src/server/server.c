@@ -198,7 +198,6 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	enum store_err		 e;
 	char			 addr[512];
 
-	(void)worker;
 	s = mem_calloc(1, sizeof(*s));
 	if (s == NULL) {
 		log_warn("server", "cannot allocate the server");
@@ -270,6 +269,8 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	lo.addr = addr;
 	lo.tls = s->tls;
 	lo.msg_max = (size_t)cfg->max_message_size;
+	/* Agents' keys stay off the loop's EC tables (rpc/server.c). */
+	lo.worker = worker;
 	s->tcp = rpc_server_listen(s->api, &lo);
 	if (s->tcp == NULL)
 		goto fail;
