@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/worker.h"
 #include "hal/key.h"
 #include "rpc/health.h"
 #include "rpc/server.h"
@@ -33,6 +34,60 @@ static int	server_tls_verify(void *, struct transport_peer *, char *,
 		    size_t);
 static void	server_bundle_changed(void *);
 static void	server_ca_activated(void *);
+static void	server_job_run(void *);
+static void	server_job_done(void *, int);
+static void	server_jobs_abandon(struct server *);
+
+void
+srv_job_submit(struct server *s, struct srv_job *job)
+{
+	job->s = s;
+	TAILQ_INSERT_TAIL(&s->jobs, job, entry);
+	if (s->worker != NULL && worker_submit(s->worker, server_job_run,
+	    server_job_done, job) == 0)
+		return;
+	/* No worker to wait for: the work is done here and now. */
+	job->run(job);
+	server_job_done(job, 0);
+}
+
+/* On the worker thread. */
+static void
+server_job_run(void *arg)
+{
+	struct srv_job	*job = arg;
+
+	job->run(job);
+}
+
+static void
+server_job_done(void *arg, int cancelled)
+{
+	struct srv_job	*job = arg;
+	struct server	*s = job->s;
+
+	if (s == NULL) {
+		job->done(job, 1);
+		return;
+	}
+	TAILQ_REMOVE(&s->jobs, job, entry);
+	/* The worker went before its job ran: it runs here instead. */
+	if (cancelled)
+		job->run(job);
+	job->done(job, 0);
+}
+
+/* The server is going: jobs out on the worker come back to nothing. */
+static void
+server_jobs_abandon(struct server *s)
+{
+	struct srv_job	*job;
+
+	while ((job = TAILQ_FIRST(&s->jobs)) != NULL) {
+		TAILQ_REMOVE(&s->jobs, job, entry);
+		job->s = NULL;
+	}
+}
 
 /*
  * The TLS hook: a client certificate is optional (agents attest
@@ -204,6 +259,8 @@ server_start(struct ev_loop *loop, struct worker *worker,
 		return NULL;
 	}
 	s->loop = loop;
+	s->worker = worker;
+	TAILQ_INIT(&s->jobs);
 	s->cfg = cfg;
 	ev_timer_init(&s->svid_timer, server_svid_timer_cb, 0., 0.);
 	s->svid_timer.data = s;
@@ -302,6 +359,7 @@ server_stopped_one(void *arg)
 	if (--s->pending > 0)
 		return;
 	ev_timer_stop(s->loop, &s->svid_timer);
+	server_jobs_abandon(s);
 	ca_free(s->ca);
 	s->ca = NULL;
 	store_close(s->store);
@@ -330,6 +388,7 @@ server_free(struct server *s)
 	if (s == NULL)
 		return;
 	ev_timer_stop(s->loop, &s->svid_timer);
+	server_jobs_abandon(s);
 	rpc_server_free(s->api);
 	rpc_server_free(s->admin);
 	rpc_health_free(s->health);
