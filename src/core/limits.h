@@ -74,6 +74,9 @@
 					   dup table: LMDB's built-in limit */
 #define STORE_READERS_MAX	126	/* read txns open at once (LMDB's
 					   default reader slots) */
+#define STORE_UNMAP_FAULTS	32	/* page faults of the process after
+					   which the map's pages are let go
+					   when no txn is open (store.c) */
 
 /* Server. */
 #define PEMFILE_MAX		(1024 * 1024) /* bytes of a PEM file read */
