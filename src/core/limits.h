@@ -90,6 +90,10 @@
 #define SERVER_AUTHORIZED_MAX	65535	/* entries one agent may be given
 					   (nanopb's repeated count) */
 #define SERVER_BATCH_MAX	1000	/* items of one Batch* admin call */
+#define SERVER_BATCH_TXN_MAX	64	/* items of a Batch* call written in
+					   one transaction: LMDB keeps the
+					   dirty pages of its largest for
+					   good (4 KiB each, 4 a new entry) */
 #define SERVER_ATTEST_PEERS_MAX	1024	/* addresses the AttestAgent rate
 					   limiter remembers */
 #define SERVER_CHALLENGES_MAX	1	/* node attestation challenges */
