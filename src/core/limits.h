@@ -47,6 +47,9 @@
 #define RPC_GOAWAY_GRACE_SEC	5	/* in-flight calls get this at stop */
 #define RPC_BACKOFF_MIN_MS	1000	/* client reconnect, first delay */
 #define RPC_BACKOFF_MAX_MS	120000	/* client reconnect, largest delay */
+#define RPC_TRIM_AFTER		(256 * 1024) /* message bytes a call moved
+					   after which its end hands freed
+					   heap back (malloc_trim) */
 #define RPC_REPLAY_MAX		(64 * 1024) /* request bytes a client call keeps
 					 * to resend when GOAWAY refused it */
 #define RPC_HEALTH_SERVICES_MAX	64	/* services with a health status */

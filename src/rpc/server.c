@@ -51,6 +51,7 @@ struct srv_hs {
 	ev_io			 io;
 	ev_timer		 deadline;
 	int			 stepping;	/* a step is on the worker */
+	int			 steps;		/* steps made */
 	int			 result;	/* the step's; worker-written */
 	TAILQ_ENTRY(srv_hs)	 entry;
 };
@@ -339,6 +340,7 @@ server_hs_step(struct srv_hs *hs)
 {
 	ev_io_stop(hs->l->srv->loop, &hs->io);
 	hs->stepping = 1;
+	hs->steps++;
 	if (worker_submit(hs->l->worker, server_hs_run, server_hs_done,
 	    hs) == -1) {
 		/* A full queue: the loop finishes this one itself. */
@@ -424,6 +426,13 @@ server_hs_release(struct srv_hs *hs)
 		ev_timer_stop(l->srv->loop, &hs->deadline);
 		TAILQ_REMOVE(&l->hs, hs, entry);
 		hs->l = NULL;
+		/*
+		 * The worker's steps freed the EC tables they made (2.5 MB
+		 * a step); once no handshake is left to step, glibc hands
+		 * those pages back rather than keep them resident.
+		 */
+		if (TAILQ_EMPTY(&l->hs) && hs->steps > 0)
+			(void)malloc_trim(0);
 		server_conn_gone(l);
 	}
 	if (hs->stepping)
