@@ -24,6 +24,7 @@
 
 struct keymgr;
 struct rpc_health;
+struct srv_devid;
 struct tls_ctx;
 struct upstream;
 struct worker;
@@ -72,8 +73,9 @@ struct server {
 	struct tls_ctx			*tls;
 	struct srv_roots		 roots;
 	struct key			*svid_key;	/* our own SVID's */
-	struct ca_svid			 svid;
+	int				 svid_rotating;	/* being signed */
 	ev_timer			 svid_timer;
+	struct srv_devid		*devid;		/* tpm_devid's roots */
 	struct spiffe_td		 td;
 	char				 td_id[SPIFFE_ID_MAX + 1];
 	char				 server_id[SPIFFE_ID_MAX + 1];
@@ -169,6 +171,21 @@ int	srv_entries_create(struct server *, spire_api_types_Entry *, size_t n,
 
 /* Queues job (run and done set) for the worker; see struct srv_job. */
 void	srv_job_submit(struct server *, struct srv_job *);
+
+/*
+ * NodeAttestor "tpm_devid" (devid.c): its roots read at start-up, and
+ * its two steps of AttestAgent.
+ */
+int	tpm_devid_load(struct server *) __attribute__((warn_unused_result));
+void	tpm_devid_free(struct server *);
+struct tpmdevid_server;
+/*
+ * Checks a payload (untrusted) against the loaded roots: the session
+ * and its challenge JSON, as tpmdevid_server_start (attest/tpmdevid.h).
+ */
+int	srv_devid_start(struct server *, const uint8_t *payload, size_t len,
+	    struct tpmdevid_server **out, char **challenge, size_t *clen)
+	    __attribute__((warn_unused_result));
 
 /* Reloads the roots of the own bundle for the TLS hook. */
 void	srv_roots_reload(struct server *);
