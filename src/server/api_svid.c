@@ -222,7 +222,12 @@ batch_signed(void *arg, int rc, const struct ca_svid *sv)
 	batch_end(b);
 }
 
-/* On the worker: each CSR's self-signature, tables dropped after each. */
+/*
+ * On the worker: each CSR's self-signature, tables dropped after each.
+ * XXX: a check with a key seen once costs as much as 4.2 signatures in
+ * Debian's wolfSSL (generic big-number code, no P-256 specific one), so
+ * minting stays under 1/(1 + 4.2) of the raw signing rate.
+ */
 static void
 svid_batch_verify(struct srv_job *job)
 {
