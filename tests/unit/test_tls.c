@@ -482,6 +482,8 @@ test_mtls13(void **state)
 	assert_int_equal(c.state, 1);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
+	assert_string_equal(tls_transport_group(s.t), "X25519");
+	assert_string_equal(tls_transport_group(c.t), "X25519");
 	assert_int_equal(sh.calls, 1);
 	assert_int_equal(ch.calls, 1);
 	assert_true(sh.chain_ok);
@@ -701,6 +703,64 @@ test_after_handshake_messages(void **state)
 	ours_expect(c.t, "updated");
 	assert_int_equal(c.t->ops->write(c.t, "thanks", 6), 6);
 	raw_expect(&r, "thanks");
+	c.t->ops->free(c.t);
+	raw_free(&r);
+	tls_ctx_free(sctx);
+	tls_ctx_free(cctx);
+}
+
+/*
+ * Our ends prefer X25519 but take P-256 from a peer that has nothing
+ * else: a bare client offering only P-256, and a bare server accepting
+ * only P-256 (our client's X25519 share gets a HelloRetryRequest).
+ */
+static void
+test_key_exchange_groups(void **state)
+{
+	struct ident	 si, ci;
+	struct hook	 sh, ch;
+	struct tls_ctx	*sctx, *cctx;
+	struct raw	 r;
+	struct side	 s = { 0 }, c = { 0 };
+	int		 sfd, cfd, p256[] = { WOLFSSL_ECC_SECP256R1 };
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	memset(&ch, 0, sizeof(ch));
+	expect_chain(&sh, &cli_chain);
+	expect_chain(&ch, &srv_chain);
+	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), &sh);
+	tcp_pair(&sfd, &cfd);
+	s.t = tls_transport_new(sctx, sfd);
+	raw_new(&r, 0, 0, "h2", &cli_chain, cfd);
+	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
+	c.raw = &r;
+	pump(&s, &c);
+	assert_int_equal(s.state, 1);
+	assert_int_equal(c.state, 1);
+	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
+	assert_string_equal(tls_transport_group(s.t), "SECP256R1");
+	raw_write(&r, "p256");
+	ours_expect(s.t, "p256");
+	s.t->ops->free(s.t);
+	raw_free(&r);
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
+	    &cli_chain.inter, 0, NULL), &ch);
+	tcp_pair(&sfd, &cfd);
+	raw_new(&r, 1, 0, "h2", &srv_chain, sfd);
+	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
+	s.raw = &r;
+	c.t = tls_transport_new(cctx, cfd);
+	pump(&s, &c);
+	assert_int_equal(c.state, 1);
+	assert_int_equal(s.state, 1);
+	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
+	assert_string_equal(tls_transport_group(c.t), "SECP256R1");
+	raw_write(&r, "retried");
+	ours_expect(c.t, "retried");
 	c.t->ops->free(c.t);
 	raw_free(&r);
 	tls_ctx_free(sctx);
@@ -1540,6 +1600,7 @@ main(void)
 		cmocka_unit_test(test_mtls12_server),
 		cmocka_unit_test(test_mtls12_client),
 		cmocka_unit_test(test_after_handshake_messages),
+		cmocka_unit_test(test_key_exchange_groups),
 		cmocka_unit_test(test_no_client_cert),
 		cmocka_unit_test(test_hook_refusal_server),
 		cmocka_unit_test(test_hook_refusal_client),
