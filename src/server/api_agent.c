@@ -14,6 +14,7 @@
 #include "attest/tpmdevid.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "hal/key.h"
 #include "hal/rand.h"
 #include "pki/cert.h"
 #include "server/pbutil.h"
@@ -531,11 +532,20 @@ attest_x509pop_response(struct rpc_call *call, struct attest *a,
 	struct attested		at;
 	char			why[256], fp[41], msg[400], val[512];
 	size_t			i;
+	int			rc;
 
 	memset(&at, 0, sizeof(at));
-	if (x509_parse(a->pop.der[0], a->pop.len[0], &leaf) != X509_OK ||
+	rc = x509_parse(a->pop.der[0], a->pop.len[0], &leaf) != X509_OK ||
 	    r == NULL || x509pop_check_response(r->bytes, r->size, a->nonce,
-	    &leaf, why, sizeof(why)) == -1) {
+	    &leaf, why, sizeof(why)) == -1;
+	/*
+	 * The device's key went through wolfCrypt's fixed-point cache of
+	 * this thread, which would keep its 850 KB table for good: drop
+	 * the cache (attestation is rare; the next signature rebuilds the
+	 * base point's table, about 3 ms).
+	 */
+	key_soft_trim();
+	if (rc) {
 		if (r == NULL)
 			snprintf(why, sizeof(why), "missing response");
 		log_kv(LOG_LEVEL_INFO, "api", "x509pop challenge failed",

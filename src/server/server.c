@@ -6,12 +6,14 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/worker.h"
 #include "hal/key.h"
 #include "rpc/health.h"
 #include "rpc/server.h"
@@ -35,6 +37,60 @@ static int	server_tls_verify(void *, struct transport_peer *, char *,
 		    size_t);
 static void	server_bundle_changed(void *);
 static void	server_ca_activated(void *);
+static void	server_job_run(void *);
+static void	server_job_done(void *, int);
+static void	server_jobs_abandon(struct server *);
+
+void
+srv_job_submit(struct server *s, struct srv_job *job)
+{
+	job->s = s;
+	TAILQ_INSERT_TAIL(&s->jobs, job, entry);
+	if (s->worker != NULL && worker_submit(s->worker, server_job_run,
+	    server_job_done, job) == 0)
+		return;
+	/* No worker to wait for: the work is done here and now. */
+	job->run(job);
+	server_job_done(job, 0);
+}
+
+/* On the worker thread. */
+static void
+server_job_run(void *arg)
+{
+	struct srv_job	*job = arg;
+
+	job->run(job);
+}
+
+static void
+server_job_done(void *arg, int cancelled)
+{
+	struct srv_job	*job = arg;
+	struct server	*s = job->s;
+
+	if (s == NULL) {
+		job->done(job, 1);
+		return;
+	}
+	TAILQ_REMOVE(&s->jobs, job, entry);
+	/* The worker went before its job ran: it runs here instead. */
+	if (cancelled)
+		job->run(job);
+	job->done(job, 0);
+}
+
+/* The server is going: jobs out on the worker come back to nothing. */
+static void
+server_jobs_abandon(struct server *s)
+{
+	struct srv_job	*job;
+
+	while ((job = TAILQ_FIRST(&s->jobs)) != NULL) {
+		TAILQ_REMOVE(&s->jobs, job, entry);
+		job->s = NULL;
+	}
+}
 
 /*
  * The TLS hook: a client certificate is optional (agents attest
@@ -242,6 +298,8 @@ server_start(struct ev_loop *loop, struct worker *worker,
 		return NULL;
 	}
 	s->loop = loop;
+	s->worker = worker;
+	TAILQ_INIT(&s->jobs);
 	s->cfg = cfg;
 	ev_timer_init(&s->svid_timer, server_svid_timer_cb, 0., 0.);
 	s->svid_timer.data = s;
@@ -310,6 +368,8 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	lo.addr = addr;
 	lo.tls = s->tls;
 	lo.msg_max = (size_t)cfg->max_message_size;
+	/* Agents' keys stay off the loop's EC tables (rpc/server.c). */
+	lo.worker = worker;
 	s->tcp = rpc_server_listen(s->api, &lo);
 	if (s->tcp == NULL)
 		goto fail;
@@ -329,6 +389,14 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	    "data_dir", cfg->data_dir, (const char *)NULL);
 	/* From now on a TPM CA key signs on the worker, off the loop. */
 	ca_set_worker(s->ca, worker);
+	/*
+	 * Making the CA, JWT and TLS keys left the base point's 850 KB
+	 * fixed-point table and the start-up's garbage: an idle server
+	 * needs neither, and the first SVID signed rebuilds the table
+	 * (about 3 ms).
+	 */
+	key_soft_trim();
+	(void)malloc_trim(0);
 	return s;
 fail:
 	server_free(s);
@@ -343,6 +411,8 @@ server_stopped_one(void *arg)
 	if (--s->pending > 0)
 		return;
 	ev_timer_stop(s->loop, &s->svid_timer);
+	/* Jobs still out on the worker come back to nothing. */
+	server_jobs_abandon(s);
 	/* Signatures still on the worker (a slow TPM) finish first. */
 	ca_drain(s->ca, server_drained, s);
 }
@@ -380,6 +450,7 @@ server_free(struct server *s)
 	if (s == NULL)
 		return;
 	ev_timer_stop(s->loop, &s->svid_timer);
+	server_jobs_abandon(s);
 	rpc_server_free(s->api);
 	rpc_server_free(s->admin);
 	rpc_health_free(s->health);

@@ -6,6 +6,8 @@
 #ifndef SERVER_SRV_H
 #define SERVER_SRV_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +27,22 @@ struct rpc_health;
 struct srv_devid;
 struct tls_ctx;
 struct upstream;
+struct worker;
+
+/*
+ * Work done on the worker thread for a call: run(job) there, then
+ * done(job, gone) on the loop. gone is 1 when the server stopped or was
+ * freed meanwhile: done may then only finish its call and clean up, as
+ * nothing of the server is left (s is NULL). Embed it in the call's own
+ * state. Without a worker, or with its queue full, run and done happen
+ * at once, on the loop.
+ */
+struct srv_job {
+	struct server		*s;	/* NULL once abandoned */
+	void			(*run)(struct srv_job *);
+	void			(*done)(struct srv_job *, int gone);
+	TAILQ_ENTRY(srv_job)	 entry;
+};
 
 /* The trust roots of the own bundle, parsed, for the TLS hook. */
 struct srv_roots {
@@ -41,6 +59,8 @@ struct srv_limit {
 
 struct server {
 	struct ev_loop			*loop;
+	struct worker			*worker;	/* borrowed */
+	TAILQ_HEAD(, srv_job)		 jobs;		/* on the worker */
 	const struct server_config	*cfg;
 	struct store			*store;
 	struct keymgr			*km;
@@ -148,6 +168,9 @@ void	srv_peer_host(const char *addr, char *out, size_t len);
  */
 int	srv_entries_create(struct server *, spire_api_types_Entry *, size_t n,
 	    int *codes, const char **msgs) __attribute__((warn_unused_result));
+
+/* Queues job (run and done set) for the worker; see struct srv_job. */
+void	srv_job_submit(struct server *, struct srv_job *);
 
 /*
  * NodeAttestor "tpm_devid" (devid.c): its roots read at start-up, and
