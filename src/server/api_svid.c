@@ -265,7 +265,7 @@ svid_batch_sign(struct srv_job *job, int gone)
 	struct svid_batch	*b = (struct svid_batch *)job;
 	struct server		*s = job->s;
 	struct svid_item	*it;
-	struct batch_item	*bi;
+	struct batch_item	*bi = NULL;
 	const char		*eid;
 	char			 sid[SPIFFE_ID_MAX + 1];
 	pb_size_t		 i;
