@@ -47,6 +47,9 @@
 #define RPC_GOAWAY_GRACE_SEC	5	/* in-flight calls get this at stop */
 #define RPC_BACKOFF_MIN_MS	1000	/* client reconnect, first delay */
 #define RPC_BACKOFF_MAX_MS	120000	/* client reconnect, largest delay */
+#define RPC_TRIM_AFTER		(256 * 1024) /* message bytes a call moved
+					   after which its end hands freed
+					   heap back (malloc_trim) */
 #define RPC_REPLAY_MAX		(64 * 1024) /* request bytes a client call keeps
 					 * to resend when GOAWAY refused it */
 #define RPC_HEALTH_SERVICES_MAX	64	/* services with a health status */
@@ -74,6 +77,9 @@
 					   dup table: LMDB's built-in limit */
 #define STORE_READERS_MAX	126	/* read txns open at once (LMDB's
 					   default reader slots) */
+#define STORE_UNMAP_FAULTS	32	/* page faults of the process after
+					   which the map's pages are let go
+					   when no txn is open (store.c) */
 
 /* Server. */
 #define PEMFILE_MAX		(1024 * 1024) /* bytes of a PEM file read */
@@ -87,6 +93,10 @@
 #define SERVER_AUTHORIZED_MAX	65535	/* entries one agent may be given
 					   (nanopb's repeated count) */
 #define SERVER_BATCH_MAX	1000	/* items of one Batch* admin call */
+#define SERVER_BATCH_TXN_MAX	64	/* items of a Batch* call written in
+					   one transaction: LMDB keeps the
+					   dirty pages of its largest for
+					   good (4 KiB each, 4 a new entry) */
 #define SERVER_ATTEST_PEERS_MAX	1024	/* addresses the AttestAgent rate
 					   limiter remembers */
 #define SERVER_CHALLENGES_MAX	1	/* node attestation challenges */
@@ -126,6 +136,7 @@
 #define AGENT_SYNC_BACKOFF_MAX_MS (8 * 60 * 1000) /* SPIRE's cap; also at
 					 * most 48 sync intervals */
 #define AGENT_BUNDLE_FILE_MAX	(1024 * 1024) /* bytes of a trust bundle file */
+#define AGENT_TPM_PATH_MAX	4096	/* bytes of a TPM device or blob path */
 #define AGENT_RESPONSE_MAX	(4 * 1024 * 1024) /* bytes of one Workload API
 					 * response */
 

@@ -112,6 +112,7 @@ struct rpc_call {
 	size_t			 mdbytes;
 	struct buf		 in;		/* DATA bytes not delivered */
 	size_t			 in_consumed;	/* of them, given back */
+	size_t			 moved;	/* message bytes in and out */
 	struct buf		 out;		/* framed messages to send */
 	size_t			 msg_max;
 	ev_timer		 deadline;

@@ -1,4 +1,23 @@
-/* gRPC server: listeners, accept, method dispatch, graceful stop. */
+/*
+ * gRPC server: listeners, accept, method dispatch, graceful stop.
+ *
+ * A TLS listener given a worker steps each accepted connection's wolfSSL
+ * handshake there (struct srv_hs, as rpc/client.c's chan_hs): the loop
+ * watches the socket and keeps the deadline, the worker runs one step
+ * at a time, and once wolfSSL is done the transport becomes an h2conn,
+ * whose first ->handshake makes the ALPN, leaf and verify-hook checks on
+ * the loop as for a handshake made there. Why: a handshake's ECDH and
+ * signature check use the peer's keys, which wolfCrypt's fixed-point
+ * cache (thread-local, about 850 KB a key in Debian's build, 15 keys)
+ * would keep on the loop for good; the worker drops its cache after
+ * each step. The loop's cache keeps the keys it meets again: the base
+ * point, our CA's.
+ *
+ * While a step is queued or running (hs->stepping) the transport belongs
+ * to the worker; the loop neither watches the fd nor touches it, and
+ * worker_submit and the job's done() order the hand-overs. The worker
+ * writes only hs->result.
+ */
 #include "config.h"
 
 #include <sys/queue.h>
@@ -14,6 +33,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/worker.h"
 #include "rpc/h2conn.h"
 #include "rpc/server.h"
 #include "rpc/tls.h"
@@ -22,6 +42,18 @@
 struct rpc_mtable {
 	const struct rpc_method	*m;
 	size_t			 n;
+};
+
+/* A handshake stepped on the worker; l is NULL once abandoned. */
+struct srv_hs {
+	struct rpc_listener	*l;
+	struct transport	*t;
+	ev_io			 io;
+	ev_timer		 deadline;
+	int			 stepping;	/* a step is on the worker */
+	int			 steps;		/* steps made */
+	int			 result;	/* the step's; worker-written */
+	TAILQ_ENTRY(srv_hs)	 entry;
 };
 
 struct rpc_listener {
@@ -33,9 +65,11 @@ struct rpc_listener {
 	struct tls_ctx		*tls;
 	size_t			 msg_max;
 	double			 handshake;
-	size_t			 nconns;
+	struct worker		*worker;	/* for TLS handshakes */
+	size_t			 nconns;	/* conns and hs */
 	double			 last_warn;	/* ev_now of the last warning */
 	TAILQ_HEAD(, h2conn)	 conns;
+	TAILQ_HEAD(, srv_hs)	 hs;
 	TAILQ_ENTRY(rpc_listener) entry;
 };
 
@@ -57,6 +91,18 @@ static void	server_accept_cb(struct ev_loop *, ev_io *, int);
 static void	server_listener_close(struct rpc_listener *);
 static void	server_check_done(struct rpc_server *);
 static void	server_done_cb(struct ev_loop *, ev_timer *, int);
+static void	server_conn_start(struct rpc_listener *, struct transport *,
+		    double);
+static void	server_conn_gone(struct rpc_listener *);
+static void	server_hs_start(struct rpc_listener *, struct transport *);
+static void	server_hs_io_cb(struct ev_loop *, ev_io *, int);
+static void	server_hs_deadline_cb(struct ev_loop *, ev_timer *, int);
+static void	server_hs_step(struct srv_hs *);
+static void	server_hs_run(void *);
+static void	server_hs_done(void *, int);
+static void	server_hs_handover(struct srv_hs *);
+static void	server_hs_release(struct srv_hs *);
+static void	server_hs_drop_all(struct rpc_listener *);
 
 static const struct h2conn_owner server_owner = {
 	.find_method = server_find_method,
@@ -135,6 +181,7 @@ rpc_server_listen(struct rpc_server *srv, const struct rpc_listen_opts *o)
 	l->fd = -1;
 	l->port = -1;
 	TAILQ_INIT(&l->conns);
+	TAILQ_INIT(&l->hs);
 	if (transport_addr_parse(o->addr, &l->addr) == -1) {
 		log_warnx("rpc", "listen: bad address %s", o->addr);
 		goto fail;
@@ -145,6 +192,7 @@ rpc_server_listen(struct rpc_server *srv, const struct rpc_listen_opts *o)
 		goto fail;
 	}
 	l->tls = o->tls;
+	l->worker = o->tls != NULL ? o->worker : NULL;
 	l->msg_max = o->msg_max != 0 ? o->msg_max : RPC_MSG_MAX_DEFAULT;
 	l->handshake = o->handshake > 0 ? o->handshake : RPC_HANDSHAKE_SEC;
 	l->fd = transport_listen(&l->addr, o->mode);
@@ -184,7 +232,6 @@ server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct rpc_listener	*l = w->data;
 	struct transport	*t;
-	struct h2conn		*c;
 	int			 fd, i;
 
 	(void)revents;
@@ -216,32 +263,212 @@ server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_warnx("rpc", "out of memory for a connection");
 			continue;
 		}
-		c = h2conn_new(loop, t, 0, 0, l->msg_max, &server_owner,
-		    l->srv);
-		if (c == NULL) {
-			log_warnx("rpc", "out of memory for a connection");
-			continue;
-		}
-		/* The owner's closed hook needs the listener: keep it. */
-		c->owner_arg = l->srv;
-		c->listener = l;
-		h2conn_set_handshake(c, l->handshake);
-		TAILQ_INSERT_TAIL(&l->conns, c, entry);
-		l->nconns++;
 		log_debug("rpc", "peer %s: connected", t->peer.addr);
+		if (l->worker != NULL)
+			server_hs_start(l, t);
+		else
+			server_conn_start(l, t, l->handshake);
 	}
+}
+
+/* The transport (taken) becomes a connection with sec to handshake. */
+static void
+server_conn_start(struct rpc_listener *l, struct transport *t, double sec)
+{
+	struct h2conn	*c;
+
+	c = h2conn_new(l->srv->loop, t, 0, 0, l->msg_max, &server_owner,
+	    l->srv);
+	if (c == NULL) {
+		log_warnx("rpc", "out of memory for a connection");
+		return;
+	}
+	/* The owner's closed hook needs the listener: keep it. */
+	c->owner_arg = l->srv;
+	c->listener = l;
+	h2conn_set_handshake(c, sec);
+	TAILQ_INSERT_TAIL(&l->conns, c, entry);
+	l->nconns++;
+}
+
+/* The transport (taken) waits for its ClientHello, then the worker. */
+static void
+server_hs_start(struct rpc_listener *l, struct transport *t)
+{
+	struct srv_hs	*hs;
+
+	hs = mem_calloc(1, sizeof(*hs));
+	if (hs == NULL) {
+		log_warnx("rpc", "out of memory for a connection");
+		t->ops->free(t);
+		return;
+	}
+	hs->l = l;
+	hs->t = t;
+	ev_io_init(&hs->io, server_hs_io_cb, t->fd, EV_READ);
+	hs->io.data = hs;
+	ev_io_start(l->srv->loop, &hs->io);
+	ev_timer_init(&hs->deadline, server_hs_deadline_cb, l->handshake, 0.);
+	hs->deadline.data = hs;
+	ev_timer_start(l->srv->loop, &hs->deadline);
+	TAILQ_INSERT_TAIL(&l->hs, hs, entry);
+	l->nconns++;
+}
+
+static void
+server_hs_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	server_hs_step(w->data);
+}
+
+static void
+server_hs_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct srv_hs	*hs = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_debug("rpc", "peer %s: handshake timed out", hs->t->peer.addr);
+	server_hs_release(hs);
+}
+
+/* Lends the transport to the worker for one step. */
+static void
+server_hs_step(struct srv_hs *hs)
+{
+	ev_io_stop(hs->l->srv->loop, &hs->io);
+	hs->stepping = 1;
+	hs->steps++;
+	if (worker_submit(hs->l->worker, server_hs_run, server_hs_done,
+	    hs) == -1) {
+		/* A full queue: the loop finishes this one itself. */
+		hs->stepping = 0;
+		server_hs_handover(hs);
+	}
+}
+
+/* On the worker thread: the transport is ours until done() runs. */
+static void
+server_hs_run(void *arg)
+{
+	struct srv_hs	*hs = arg;
+
+	hs->result = tls_transport_handshake_step(hs->t);
+}
+
+/* Back on the loop with the transport. */
+static void
+server_hs_done(void *arg, int cancelled)
+{
+	struct srv_hs	*hs = arg;
+
+	hs->stepping = 0;
+	if (hs->l == NULL) {
+		server_hs_release(hs);
+		return;
+	}
+	if (cancelled) {
+		/* The worker went first: the loop takes handshakes over. */
+		hs->l->worker = NULL;
+		server_hs_handover(hs);
+		return;
+	}
+	switch (hs->result) {
+	case TRANSPORT_WANT_READ:
+	case TRANSPORT_WANT_WRITE:
+		ev_io_set(&hs->io, hs->t->fd, hs->result ==
+		    TRANSPORT_WANT_READ ? EV_READ : EV_WRITE);
+		ev_io_start(hs->l->srv->loop, &hs->io);
+		return;
+	case 0:
+		server_hs_handover(hs);
+		return;
+	default:
+		log_debug("rpc", "peer %s: handshake failed: %s",
+		    hs->t->peer.addr, hs->t->error);
+		server_hs_release(hs);
+		return;
+	}
+}
+
+/*
+ * wolfSSL is done (or the loop takes over): the connection starts as
+ * after an accept, with what is left of the deadline.
+ */
+static void
+server_hs_handover(struct srv_hs *hs)
+{
+	struct rpc_listener	*l = hs->l;
+	struct transport	*t = hs->t;
+	double			 left;
+
+	left = ev_timer_remaining(l->srv->loop, &hs->deadline);
+	if (left < 0.001)
+		left = 0.001;
+	hs->t = NULL;
+	server_hs_release(hs);
+	server_conn_start(l, t, left);
+}
+
+/*
+ * Detaches hs from its listener; frees it at once unless a step is out,
+ * whose done() then frees it. Loop thread.
+ */
+static void
+server_hs_release(struct srv_hs *hs)
+{
+	struct rpc_listener	*l = hs->l;
+
+	if (l != NULL) {
+		ev_io_stop(l->srv->loop, &hs->io);
+		ev_timer_stop(l->srv->loop, &hs->deadline);
+		TAILQ_REMOVE(&l->hs, hs, entry);
+		hs->l = NULL;
+		/*
+		 * The worker's steps freed the EC tables they made (2.5 MB
+		 * a step); once no handshake is left to step, glibc hands
+		 * those pages back rather than keep them resident.
+		 */
+		if (TAILQ_EMPTY(&l->hs) && hs->steps > 0)
+			(void)malloc_trim(0);
+		server_conn_gone(l);
+	}
+	if (hs->stepping)
+		return;
+	if (hs->t != NULL)
+		hs->t->ops->free(hs->t);
+	mem_free(hs);
+}
+
+/* Handshakes not yet connections end with the listener. */
+static void
+server_hs_drop_all(struct rpc_listener *l)
+{
+	struct srv_hs	*hs;
+
+	while ((hs = TAILQ_FIRST(&l->hs)) != NULL)
+		server_hs_release(hs);
 }
 
 static void
 server_conn_closed(void *arg, struct h2conn *c, int connected,
     const char *why)
 {
-	struct rpc_server	*srv = arg;
 	struct rpc_listener	*l = c->listener;
 
+	(void)arg;
 	(void)connected;
 	(void)why;
 	TAILQ_REMOVE(&l->conns, c, entry);
+	server_conn_gone(l);
+}
+
+/* A connection or handshake of l is gone. */
+static void
+server_conn_gone(struct rpc_listener *l)
+{
 	l->nconns--;
 	/*
 	 * glibc keeps freed heap pages of a burst of connections (measured
@@ -250,8 +477,8 @@ server_conn_closed(void *arg, struct h2conn *c, int connected,
 	 */
 	if (l->nconns == 0)
 		(void)malloc_trim(0);
-	if (srv->stopping)
-		server_check_done(srv);
+	if (l->srv->stopping)
+		server_check_done(l->srv);
 }
 
 static void
@@ -307,6 +534,7 @@ rpc_server_stop(struct rpc_server *srv, void (*done)(void *), void *arg)
 	log_info("rpc", "server stopping: GOAWAY to every connection");
 	TAILQ_FOREACH(l, &srv->listeners, entry) {
 		server_listener_close(l);
+		server_hs_drop_all(l);
 		for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
 			h2conn_goaway(c, RPC_GOAWAY_GRACE_SEC);
@@ -327,6 +555,7 @@ rpc_server_free(struct rpc_server *srv)
 	srv->done = NULL;
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL) {
 		server_listener_close(l);
+		server_hs_drop_all(l);
 		while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 			h2conn_close(c, "server freed");
 		TAILQ_REMOVE(&srv->listeners, l, entry);

@@ -28,6 +28,7 @@
 struct ev_loop;
 struct tls_ctx;
 struct rpc_server;
+struct worker;
 struct rpc_listener;
 
 enum rpc_shape {
@@ -99,6 +100,13 @@ struct rpc_listen_opts {
 	struct tls_ctx	*tls;		/* TCP only; NULL: plaintext h2c */
 	size_t		 msg_max;	/* 0: RPC_MSG_MAX_DEFAULT */
 	double		 handshake;	/* seconds; 0: RPC_HANDSHAKE_SEC */
+	/*
+	 * With tls: wolfSSL's handshake steps run on this worker (borrowed;
+	 * it must outlive the server's free) and only the checks after
+	 * them on the loop, so peers' one-off keys never reach the loop's
+	 * EC tables. NULL: handshakes on the loop.
+	 */
+	struct worker	*worker;
 };
 
 /*

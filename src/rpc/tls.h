@@ -142,6 +142,11 @@ struct transport *tls_transport_new(struct tls_ctx *, int fd);
  * until the handshake succeeded. For logs and tests.
  */
 const char	*tls_transport_version(const struct transport *);
+/*
+ * The key exchange's group, "X25519", "SECP256R1"... (static), or NULL
+ * until the handshake succeeded. For logs and tests.
+ */
+const char	*tls_transport_group(const struct transport *);
 
 /*
  * 1 when the transport's identity signs through a signer marked

@@ -6,6 +6,8 @@
 #ifndef SERVER_SRV_H
 #define SERVER_SRV_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,8 +24,25 @@
 
 struct keymgr;
 struct rpc_health;
+struct srv_devid;
 struct tls_ctx;
 struct upstream;
+struct worker;
+
+/*
+ * Work done on the worker thread for a call: run(job) there, then
+ * done(job, gone) on the loop. gone is 1 when the server stopped or was
+ * freed meanwhile: done may then only finish its call and clean up, as
+ * nothing of the server is left (s is NULL). Embed it in the call's own
+ * state. Without a worker, or with its queue full, run and done happen
+ * at once, on the loop.
+ */
+struct srv_job {
+	struct server		*s;	/* NULL once abandoned */
+	void			(*run)(struct srv_job *);
+	void			(*done)(struct srv_job *, int gone);
+	TAILQ_ENTRY(srv_job)	 entry;
+};
 
 /* The trust roots of the own bundle, parsed, for the TLS hook. */
 struct srv_roots {
@@ -40,6 +59,8 @@ struct srv_limit {
 
 struct server {
 	struct ev_loop			*loop;
+	struct worker			*worker;	/* borrowed */
+	TAILQ_HEAD(, srv_job)		 jobs;		/* on the worker */
 	const struct server_config	*cfg;
 	struct store			*store;
 	struct keymgr			*km;
@@ -52,8 +73,9 @@ struct server {
 	struct tls_ctx			*tls;
 	struct srv_roots		 roots;
 	struct key			*svid_key;	/* our own SVID's */
-	struct ca_svid			 svid;
+	int				 svid_rotating;	/* being signed */
 	ev_timer			 svid_timer;
+	struct srv_devid		*devid;		/* tpm_devid's roots */
 	struct spiffe_td		 td;
 	char				 td_id[SPIFFE_ID_MAX + 1];
 	char				 server_id[SPIFFE_ID_MAX + 1];
@@ -146,6 +168,24 @@ void	srv_peer_host(const char *addr, char *out, size_t len);
  */
 int	srv_entries_create(struct server *, spire_api_types_Entry *, size_t n,
 	    int *codes, const char **msgs) __attribute__((warn_unused_result));
+
+/* Queues job (run and done set) for the worker; see struct srv_job. */
+void	srv_job_submit(struct server *, struct srv_job *);
+
+/*
+ * NodeAttestor "tpm_devid" (devid.c): its roots read at start-up, and
+ * its two steps of AttestAgent.
+ */
+int	tpm_devid_load(struct server *) __attribute__((warn_unused_result));
+void	tpm_devid_free(struct server *);
+struct tpmdevid_server;
+/*
+ * Checks a payload (untrusted) against the loaded roots: the session
+ * and its challenge JSON, as tpmdevid_server_start (attest/tpmdevid.h).
+ */
+int	srv_devid_start(struct server *, const uint8_t *payload, size_t len,
+	    struct tpmdevid_server **out, char **challenge, size_t *clen)
+	    __attribute__((warn_unused_result));
 
 /* Reloads the roots of the own bundle for the TLS hook. */
 void	srv_roots_reload(struct server *);

@@ -5,12 +5,25 @@
  * The map can grow (mdb_env_set_mapsize) only while no transaction of the
  * process is open, so the store counts open transactions under a mutex and
  * grows the map when the last one ends after one of them hit MDB_MAP_FULL.
+ *
+ * Pages of the map stay mapped once read, and the kernel maps 16 pages
+ * around each one faulted in (fault-around, whatever MADV_RANDOM says):
+ * a walk over a few hundred entries maps most of the file, and the RSS
+ * counts all of it for good. So when the last transaction ends after
+ * the process took STORE_UNMAP_FAULTS page faults, the map's pages are
+ * let go (MADV_DONTNEED). The file's pages stay in the page cache, now
+ * reclaimable first; the next read maps them again (a minor fault).
+ * A map shared read-only reads the same bytes after that, so even a
+ * reader of another thread in between would not notice.
  */
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -64,6 +77,9 @@ struct store {
 	int		 writing;	/* a write txn is open ... */
 	pthread_t	 writer;	/* ... on this thread */
 	int		 broken;	/* a remap failed: nothing works */
+	long		 faults;	/* the process's, at the last unmap */
+	void		*map_addr;	/* where LMDB mapped data.mdb, */
+	size_t		 map_len;	/* found in /proc; 0: not found */
 	int		 instance_fd;	/* holds the one-process lock */
 };
 
@@ -106,6 +122,8 @@ static enum store_err	 store_meta_check(struct store *, MDB_txn *,
 static enum store_err	 store_meta_init(struct store *,
 			    const struct store_config *);
 static void		 store_map_grow(struct store *);
+static void		 store_map_unmap(struct store *);
+static void		 store_map_locate(struct store *);
 static int		 store_disk_full(const struct store *);
 static void		 store_txn_end(struct store_txn *);
 static void		 store_txn_cursors_close(struct store_txn *);
@@ -512,6 +530,7 @@ store_env_open(struct store *st, const struct store_config *cfg)
 	st->map_size = info.me_mapsize;
 	if (st->map_max < st->map_size)
 		st->map_max = st->map_size;
+	store_map_locate(st);
 	return STORE_OK;
 }
 
@@ -828,6 +847,7 @@ store_map_grow(struct store *st)
 	log_info(SUBSYS, "%s: map grown from %zu to %zu bytes (at most %zu)",
 	    st->path, st->map_size, want, st->map_max);
 	st->map_size = want;
+	store_map_locate(st);
 }
 
 /*
@@ -899,6 +919,7 @@ again:
 		    mdb_env_set_mapsize(st->env, 0) == 0 &&
 		    mdb_env_info(st->env, &info) == 0) {
 			st->map_size = info.me_mapsize;
+			store_map_locate(st);
 			if (st->map_max < st->map_size)
 				st->map_max = st->map_size;
 			pthread_mutex_unlock(&st->lock);
@@ -940,8 +961,76 @@ store_txn_end(struct store_txn *t)
 		st->grow = 1;
 	if (st->grow && st->ntxn == 0)
 		store_map_grow(st);
+	if (st->ntxn == 0)
+		store_map_unmap(st);
 	pthread_mutex_unlock(&st->lock);
 	mem_free(t);
+}
+
+/*
+ * Lets go of the map's pages once the process faulted enough pages in
+ * since the last time (see the top of the file). Called with st->lock
+ * held and no transaction open, so the map is not being replaced.
+ */
+static void
+store_map_unmap(struct store *st)
+{
+	struct rusage		 ru;
+	long			 faults;
+
+	if (st->broken || st->map_len == 0 ||
+	    getrusage(RUSAGE_SELF, &ru) == -1)
+		return;
+	faults = ru.ru_minflt + ru.ru_majflt;
+	if (faults - st->faults < STORE_UNMAP_FAULTS)
+		return;
+	st->faults = faults;
+	if (madvise(st->map_addr, st->map_len, MADV_DONTNEED) == -1)
+		log_debug(SUBSYS, "%s: madvise: %s", st->path,
+		    strerror(errno));
+}
+
+/*
+ * LMDB does not say where it mapped the file (mdb_env_info's address is
+ * only that of MDB_FIXEDMAP): the mapping of data.mdb's inode at offset
+ * 0 in /proc/self/maps is it. Called once the map is (re)made, with no
+ * transaction open. Not found, the pages are never let go, nothing else.
+ */
+static void
+store_map_locate(struct store *st)
+{
+	struct stat		 sb;
+	FILE			*f;
+	char			 line[512];
+	unsigned long long	 lo, hi, off, ino;
+	unsigned		 maj, min;
+	char			 perms[8];
+	int			 fd;
+
+	st->map_addr = NULL;
+	st->map_len = 0;
+	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) == -1)
+		return;
+	f = fopen("/proc/self/maps", "re");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi,
+		    perms, &off, &maj, &min, &ino) != 7)
+			continue;
+		/*
+		 * Shared only: dropping a private mapping's pages would
+		 * drop changes (LMDB without MDB_WRITEMAP maps r--s).
+		 */
+		if (ino != (unsigned long long)sb.st_ino || off != 0 ||
+		    makedev(maj, min) != sb.st_dev || hi <= lo ||
+		    strlen(perms) != 4 || perms[3] != 's')
+			continue;
+		st->map_addr = (void *)(uintptr_t)lo;
+		st->map_len = (size_t)(hi - lo);
+		break;
+	}
+	fclose(f);
 }
 
 void

@@ -149,3 +149,35 @@ def test_agent_only_methods_refuse_the_admin_socket(server, spire_pb):
             params=[pb.svid_pb2.NewX509SVIDParams(entry_id="x",
                                                   csr=b"y")]))
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_batches_larger_than_a_transaction(server, spire_pb):
+    """BatchCreateEntry and BatchDeleteEntry write SERVER_BATCH_TXN_MAX
+    (64) items a transaction: 150 entries, the last a copy of the first,
+    come back positionally with the copy refused as similar; deleting
+    them with a missing and an unknown ID among them, likewise."""
+    pb = spire_pb
+    entry = pb.entry_pb2_grpc.EntryStub(_channel(server))
+    sid = pb.types_pb2.SPIFFEID
+
+    def mk(i):
+        return pb.types_pb2.Entry(
+            spiffe_id=sid(trust_domain=TD, path="/w/%d" % i),
+            parent_id=sid(trust_domain=TD, path="/n"),
+            selectors=[pb.types_pb2.Selector(type="unix",
+                                             value="uid:%d" % i)])
+    r = entry.BatchCreateEntry(pb.entry_pb2.BatchCreateEntryRequest(
+        entries=[mk(i) for i in range(149)] + [mk(0)]))
+    codes = [x.status.code for x in r.results]
+    assert codes == [0] * 149 + [6]
+    assert r.results[149].status.message == "similar entry already exists"
+    assert r.results[149].entry.id == r.results[0].entry.id
+    assert entry.CountEntries(pb.entry_pb2.CountEntriesRequest()).count == \
+        149
+    ids = [x.entry.id for x in r.results[:149]]
+    d = entry.BatchDeleteEntry(pb.entry_pb2.BatchDeleteEntryRequest(
+        ids=ids[:70] + [""] + ids[70:] + ["no-such-entry"]))
+    codes = [x.status.code for x in d.results]
+    assert codes == [0] * 70 + [3] + [0] * 79 + [5]
+    assert [x.id for x in d.results][:70] == ids[:70]
+    assert entry.CountEntries(pb.entry_pb2.CountEntriesRequest()).count == 0

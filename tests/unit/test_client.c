@@ -1,11 +1,12 @@
 /*
- * Unit tests for rpc/client's TLS handshakes on the worker: a channel
- * whose identity's signer blocks (standing in for a TPM key) connects
- * to a TLS server in the same process and loop, while the test holds
- * the signer on a condition variable. The loop must keep serving other
- * calls meanwhile, and the connection must then work as any other. No
- * clock is asserted on: the signer is released only once the loop has
- * shown it runs, and a guard timer only stops a hung test.
+ * Unit tests for TLS handshakes on the worker, rpc/client's and
+ * rpc/server's: a channel whose identity's signer blocks (standing in
+ * for a TPM key) connects to a TLS server in the same process and loop,
+ * or a listener given a worker steps its handshakes there, while the
+ * test holds the signer on a condition variable. The loop must keep
+ * serving other calls meanwhile, and the connection must then work as
+ * any other. No clock is asserted on: the signer is released only once
+ * the loop has shown it runs, and a guard timer only stops a hung test.
  */
 #include "config.h"
 
@@ -83,6 +84,14 @@ struct env {
 	struct slow		 sa;		/* agent a's signer */
 	struct slow		 sb;		/* agent b's signer */
 	ev_io			 wake_a;
+	/* A listener stepping on the worker, with a held server signer. */
+	struct slow		 ss;
+	ev_io			 wake_s;
+	struct tls_ctx		*wsctx;		/* server, signer ss */
+	struct tls_ctx		*kcctx;		/* client, key in memory */
+	struct rpc_server	*wsrv;
+	struct rpc_channel	*wch;		/* to wsrv, no worker */
+	int			 wport;
 	ev_timer		 guard;
 	int			 timed_out;
 	void			(*on_signing)(struct env *);
@@ -314,6 +323,22 @@ echo_start(struct rpc_channel *ch, struct res *r, const char *text,
 	assert_int_equal(rpc_call_close_send(call), RPC_ERR_OK);
 }
 
+/* The server's signer was entered. */
+static void
+wake_s_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct env	*e = w->data;
+	char		 b;
+
+	(void)loop;
+	(void)revents;
+	if (read(e->ss.wake[0], &b, 1) != 1)
+		return;
+	e->signing_seen++;
+	if (e->on_signing != NULL)
+		e->on_signing(e);
+}
+
 static void
 guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -393,6 +418,28 @@ server_new(struct env *e, struct tls_ctx *tls, int port, int *bound)
 	return srv;
 }
 
+/* A TLS server whose handshakes step on the worker, hs seconds each. */
+static struct rpc_server *
+server_new_worker(struct env *e, struct tls_ctx *tls, double hs, int *bound)
+{
+	struct rpc_listen_opts	 lo;
+	struct rpc_listener	*l;
+	struct rpc_server	*srv;
+
+	srv = rpc_server_new(e->loop);
+	assert_non_null(srv);
+	assert_int_equal(rpc_server_add_methods(srv, echo_methods, 1), 0);
+	memset(&lo, 0, sizeof(lo));
+	lo.addr = "127.0.0.1:0";
+	lo.tls = tls;
+	lo.worker = e->worker;
+	lo.handshake = hs;
+	l = rpc_server_listen(srv, &lo);
+	assert_non_null(l);
+	*bound = rpc_listener_port(l);
+	return srv;
+}
+
 static struct rpc_channel *
 channel_new(struct env *e, int port, struct tls_ctx *tls, double hs)
 {
@@ -438,12 +485,48 @@ env_setup(struct env *e, double hs)
 	e->guard.data = e;
 }
 
+/*
+ * The server side's set-up on top of env_setup: a listener stepping on
+ * the worker (hs seconds to handshake) with the server signer ss, and a
+ * channel to it whose client key is in memory and which has no worker.
+ */
+static void
+wenv_setup(struct env *e, double hs)
+{
+	struct rpc_channel_opts	 o;
+	char			 target[64];
+
+	env_setup(e, 0);
+	slow_init(&e->ss, &srv_chain.leaf);
+	e->wsctx = ctx_new(TLS_ROLE_SERVER, &srv_chain, &e->ss, e);
+	e->kcctx = ctx_new(TLS_ROLE_CLIENT, &cli_chain, NULL, e);
+	e->wsrv = server_new_worker(e, e->wsctx, hs, &e->wport);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", e->wport);
+	memset(&o, 0, sizeof(o));
+	o.target = target;
+	o.tls = e->kcctx;
+	o.authority = "localhost";
+	e->wch = rpc_channel_new(e->loop, &o);
+	assert_non_null(e->wch);
+	ev_io_init(&e->wake_s, wake_s_cb, e->ss.wake[0], EV_READ);
+	e->wake_s.data = e;
+	ev_io_start(e->loop, &e->wake_s);
+}
+
 static void
 env_teardown(struct env *e)
 {
 	/* Whatever a test left held goes now, so the worker can stop. */
 	slow_release(&e->sa, 1000);
 	slow_release(&e->sb, 1000);
+	if (e->ss.cert != NULL) {
+		slow_release(&e->ss, 1000);
+		ev_io_stop(e->loop, &e->wake_s);
+		rpc_channel_free(e->wch);
+		rpc_server_free(e->wsrv);
+		tls_ctx_free(e->wsctx);
+		tls_ctx_free(e->kcctx);
+	}
 	ev_io_stop(e->loop, &e->wake_a);
 	rpc_channel_free(e->tch);
 	rpc_channel_free(e->pch);
@@ -455,6 +538,8 @@ env_teardown(struct env *e)
 	ev_loop_destroy(e->loop);
 	slow_cleanup(&e->sa);
 	slow_cleanup(&e->sb);
+	if (e->ss.cert != NULL)
+		slow_cleanup(&e->ss);
 	cur = NULL;
 	res_next = NULL;
 }
@@ -830,6 +915,164 @@ test_no_worker_handshakes_on_loop(void **state)
 	env_teardown(&e);
 }
 
+/*
+ * A listener with a worker: the server's handshake signature waits on
+ * the worker while the loop serves PLAIN_ROUNDS round trips; then the
+ * connection carries calls, with the client checked by the verify hook
+ * on the loop. The server's signer never runs on the loop.
+ */
+static void
+ws_plain_next(struct env *e)
+{
+	if (e->plain_done < PLAIN_ROUNDS) {
+		echo_start(e->pch, &e->rp, "ping", 0);
+		return;
+	}
+	e->plain_tls_open = e->r1.closed == 0;
+	assert_int_equal(slow_calls(&e->ss), 1);
+	slow_release(&e->ss, 1);
+}
+
+static void
+ws_close(struct env *e, struct res *r)
+{
+	if (r == &e->rp) {
+		assert_int_equal(r->code, GRPC_STATUS_OK);
+		e->plain_done++;
+		ws_plain_next(e);
+		return;
+	}
+	if (r == &e->r1) {
+		echo_start(e->wch, &e->r2, "again", 0);
+		return;
+	}
+	ev_break(e->loop, EVBREAK_ALL);
+}
+
+static void
+ws_signing(struct env *e)
+{
+	assert_int_equal(e->r1.closed, 0);
+	ws_plain_next(e);
+}
+
+static void
+test_server_handshake_on_worker(void **state)
+{
+	struct env	 e;
+
+	(void)state;
+	wenv_setup(&e, 0);
+	res_next = ws_close;
+	e.on_signing = ws_signing;
+	echo_start(e.wch, &e.r1, "hello", 0);
+	run(&e);
+	assert_int_equal(e.plain_done, PLAIN_ROUNDS);
+	assert_true(e.plain_tls_open);
+	assert_int_equal(e.r1.code, GRPC_STATUS_OK);
+	assert_string_equal(e.r1.reply, "hello|" AGENT_ID);
+	assert_int_equal(e.r2.code, GRPC_STATUS_OK);
+	assert_string_equal(e.r2.reply, "again|" AGENT_ID);
+	assert_int_equal(slow_calls(&e.ss), 1);
+	assert_int_equal(e.ss.on_loop, 0);
+	assert_false(pthread_equal(e.ss.thread, e.loop_thread));
+	env_teardown(&e);
+}
+
+/*
+ * The server is freed while its handshake's step is on the worker: the
+ * client's call fails once the step returns to an abandoned handshake,
+ * which then frees the transport and with it the last reference to the
+ * signer (sign_free on the loop thread).
+ */
+static void
+wsfree_signing(struct env *e)
+{
+	rpc_server_free(e->wsrv);
+	e->wsrv = NULL;
+	tls_ctx_free(e->wsctx);
+	e->wsctx = NULL;
+	assert_int_equal(e->ss.freed, 0);
+	slow_release(&e->ss, 1);
+}
+
+static void
+test_server_freed_during_worker_handshake(void **state)
+{
+	struct env	 e;
+
+	(void)state;
+	wenv_setup(&e, 0);
+	e.on_signing = wsfree_signing;
+	e.ss.break_on_free = 1;
+	echo_start(e.wch, &e.r1, "lost", 0);
+	run(&e);		/* slow_free breaks the loop */
+	assert_int_equal(e.ss.freed, 1);
+	assert_true(pthread_equal(e.ss.freed_on, e.loop_thread));
+	assert_int_equal(slow_calls(&e.ss), 1);
+	env_teardown(&e);
+}
+
+/*
+ * The listener's handshake deadline passes while the step is held: the
+ * step, once back, finds its handshake abandoned and closes it; the
+ * client's call fails. A call that waits for ready then gets through on
+ * a new handshake stepped on the worker again.
+ */
+static void
+wsdeadline_close(struct env *e, struct res *r)
+{
+	if (r == &e->r1) {
+		assert_int_equal(r->code, GRPC_STATUS_UNAVAILABLE);
+		echo_start(e->wch, &e->r2, "later", RPC_CALL_WAIT_FOR_READY);
+		return;
+	}
+	ev_break(e->loop, EVBREAK_ALL);
+}
+
+static void
+wsdeadline_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct env	*e = w->data;
+
+	(void)loop;
+	(void)revents;
+	/* Past the listener's deadline: let the held step return. */
+	slow_release(&e->ss, 2);
+}
+
+static void
+wsdeadline_signing(struct env *e)
+{
+	static ev_timer	 t;
+
+	if (slow_calls(&e->ss) != 1)
+		return;
+	ev_timer_init(&t, wsdeadline_timer_cb, 0.5, 0.);
+	t.data = e;
+	ev_timer_start(e->loop, &t);
+}
+
+static void
+test_server_deadline_during_worker_handshake(void **state)
+{
+	struct env	 e;
+
+	(void)state;
+	wenv_setup(&e, 0.2);
+	res_next = wsdeadline_close;
+	e.on_signing = wsdeadline_signing;
+	echo_start(e.wch, &e.r1, "slow", 0);
+	run(&e);
+	assert_int_equal(e.r1.closed, 1);
+	assert_int_equal(e.r2.closed, 1);
+	assert_int_equal(e.r2.code, GRPC_STATUS_OK);
+	assert_string_equal(e.r2.reply, "later|" AGENT_ID);
+	assert_int_equal(slow_calls(&e.ss), 2);
+	assert_int_equal(e.ss.on_loop, 0);
+	env_teardown(&e);
+}
+
 int
 main(void)
 {
@@ -841,6 +1084,9 @@ main(void)
 		cmocka_unit_test(test_goaway_reconnects_on_worker),
 		cmocka_unit_test(test_rotation_during_worker_handshake),
 		cmocka_unit_test(test_no_worker_handshakes_on_loop),
+		cmocka_unit_test(test_server_handshake_on_worker),
+		cmocka_unit_test(test_server_freed_during_worker_handshake),
+		cmocka_unit_test(test_server_deadline_during_worker_handshake),
 	};
 
 	return cmocka_run_group_tests(tests, setup_certs, NULL);

@@ -1,8 +1,9 @@
 /*
  * Unit tests for the server's pure parts: which entries an agent may
  * have, SyncAuthorizedEntries paging, the CA rotation schedule and
- * serial texts, x509pop payloads and challenges, and the datastore's
- * records and indexes.
+ * serial texts, x509pop payloads and challenges, the datastore's
+ * records and indexes, the KeyManager's keys held by jobs, and jobs
+ * for the worker on behalf of calls.
  */
 #include "config.h"
 
@@ -12,10 +13,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <ev.h>
 
 #include <jansson.h>
 #include <pb_decode.h>
@@ -25,11 +29,15 @@
 
 #include "core/base64.h"
 #include "core/mem.h"
+#include "core/worker.h"
 #include "hal/key.h"
 #include "server/authz.h"
 #include "server/ca.h"
 #include "server/datastore.h"
 #include "server/entrysync.h"
+#include "server/keymgr.h"
+#include "server/plugins.h"
+#include "server/srv.h"
 #include "server/x509pop.h"
 
 /* authz: a table of entries standing for the datastore. */
@@ -569,6 +577,209 @@ test_ds_index_key_hashes_long_values(void **state)
 	assert_string_not_equal(key, key2);
 }
 
+/* srv_job: a job and what became of it. */
+struct tjob {
+	struct srv_job		 job;	/* first */
+	pthread_t		 ran_on;
+	int			 ran;
+	int			 done;
+	int			 gone;
+	pthread_mutex_t		*hold;	/* run waits for it, when set */
+	struct ev_loop		*loop;
+};
+
+static void
+tjob_run(struct srv_job *job)
+{
+	struct tjob	*t = (struct tjob *)job;
+
+	if (t->hold != NULL) {
+		pthread_mutex_lock(t->hold);
+		pthread_mutex_unlock(t->hold);
+	}
+	t->ran_on = pthread_self();
+	t->ran++;
+}
+
+static void
+tjob_done(struct srv_job *job, int gone)
+{
+	struct tjob	*t = (struct tjob *)job;
+
+	/* Abandoned or not, s says which. */
+	assert_int_equal(gone, job->s == NULL);
+	t->done++;
+	t->gone = gone;
+	ev_break(t->loop, EVBREAK_ALL);
+}
+
+static void
+tguard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Runs the loop until a job's done (a guard timer stops a hang). */
+static void
+tjob_wait(struct ev_loop *loop)
+{
+	ev_timer	 guard;
+
+	ev_timer_init(&guard, tguard_cb, 30., 0.);
+	ev_timer_start(loop, &guard);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &guard);
+}
+
+/* A bare server: a loop, perhaps a worker, no APIs. */
+static struct server *
+tserver_new(struct ev_loop *loop, struct worker *w)
+{
+	struct server	*s;
+
+	s = mem_calloc(1, sizeof(*s));
+	assert_non_null(s);
+	s->loop = loop;
+	s->worker = w;
+	TAILQ_INIT(&s->jobs);
+	return s;
+}
+
+static void
+tjob_init(struct tjob *t, struct ev_loop *loop)
+{
+	memset(t, 0, sizeof(*t));
+	t->job.run = tjob_run;
+	t->job.done = tjob_done;
+	t->loop = loop;
+}
+
+/* With a worker: run there, done on the loop, the server still there. */
+static void
+test_job_runs_on_worker(void **state)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker	*w = worker_new(loop);
+	struct server	*s = tserver_new(loop, w);
+	struct tjob	 t;
+
+	(void)state;
+	tjob_init(&t, loop);
+	srv_job_submit(s, &t.job);
+	assert_int_equal(t.done, 0);
+	tjob_wait(loop);
+	assert_int_equal(t.ran, 1);
+	assert_int_equal(t.done, 1);
+	assert_int_equal(t.gone, 0);
+	assert_false(pthread_equal(t.ran_on, pthread_self()));
+	assert_true(TAILQ_EMPTY(&s->jobs));
+	server_free(s);
+	worker_free(w);
+	ev_loop_destroy(loop);
+}
+
+/* Without a worker: run and done at once, on the loop thread. */
+static void
+test_job_inline_without_worker(void **state)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	struct server	*s = tserver_new(loop, NULL);
+	struct tjob	 t;
+
+	(void)state;
+	tjob_init(&t, loop);
+	srv_job_submit(s, &t.job);
+	assert_int_equal(t.ran, 1);
+	assert_int_equal(t.done, 1);
+	assert_int_equal(t.gone, 0);
+	assert_true(pthread_equal(t.ran_on, pthread_self()));
+	assert_true(TAILQ_EMPTY(&s->jobs));
+	server_free(s);
+	ev_loop_destroy(loop);
+}
+
+/*
+ * The server is freed while its job runs on the worker: the job comes
+ * back to a done(gone) that must not touch the server.
+ */
+static void
+test_job_abandoned_when_server_freed(void **state)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	struct worker	*w = worker_new(loop);
+	struct server	*s = tserver_new(loop, w);
+	pthread_mutex_t	 hold = PTHREAD_MUTEX_INITIALIZER;
+	struct tjob	 t;
+
+	(void)state;
+	tjob_init(&t, loop);
+	t.hold = &hold;
+	pthread_mutex_lock(&hold);
+	srv_job_submit(s, &t.job);
+	server_free(s);
+	pthread_mutex_unlock(&hold);
+	tjob_wait(loop);
+	assert_int_equal(t.ran, 1);
+	assert_int_equal(t.done, 1);
+	assert_int_equal(t.gone, 1);
+	worker_free(w);
+	ev_loop_destroy(loop);
+}
+
+/* Signs a digest with k and checks it against k's own public key. */
+static void
+assert_signs(struct key *k)
+{
+	uint8_t		 d[32], sig[KEY_SIG_MAX];
+	size_t		 siglen = sizeof(sig), spki_len;
+	const uint8_t	*spki;
+
+	memset(d, 7, sizeof(d));
+	assert_int_equal(key_sign(k, d, sizeof(d), sig, &siglen), KEY_OK);
+	spki = key_spki(k, &spki_len);
+	assert_int_equal(key_verify_spki(spki, spki_len, d, sizeof(d), sig,
+	    siglen), 0);
+}
+
+/*
+ * A key a job holds (a signature on the worker) survives its name
+ * being given a new key, until the job lets go; one nobody holds is
+ * replaced at once.
+ */
+static void
+test_keymgr_held_key_outlives_replacement(void **state)
+{
+	struct server_plugins	 pl;
+	struct keymgr		*km;
+	struct key		*old, *new, *k3;
+
+	(void)state;
+	memset(&pl, 0, sizeof(pl));
+	pl.km = SERVER_KM_MEMORY;
+	km = keymgr_new(&pl, "/nonexistent");
+	assert_non_null(km);
+	assert_int_equal(keymgr_blocking(km), 0);
+	old = keymgr_generate(km, "x509-CA-A", KEY_EC_P256);
+	assert_non_null(old);
+	keymgr_hold(km, old);
+	new = keymgr_generate(km, "x509-CA-A", KEY_EC_P256);
+	assert_non_null(new);
+	assert_ptr_not_equal(new, old);
+	assert_ptr_equal(keymgr_get(km, "x509-CA-A"), new);
+	/* The held key still works (ASan would see a freed one). */
+	assert_signs(old);
+	keymgr_release(km, old);
+	assert_signs(new);
+	/* Not held: replaced (and freed) at once; the set is unchanged. */
+	k3 = keymgr_generate(km, "x509-CA-A", KEY_EC_P256);
+	assert_non_null(k3);
+	assert_ptr_equal(keymgr_get(km, "x509-CA-A"), k3);
+	assert_null(keymgr_get(km, "x509-CA-B"));
+	keymgr_free(km);
+}
+
 int
 main(void)
 {
@@ -583,6 +794,9 @@ main(void)
 		cmocka_unit_test(test_ca_schedule_short_lifetimes),
 		cmocka_unit_test(test_ca_schedule_caps),
 		cmocka_unit_test(test_ca_serial_text),
+		cmocka_unit_test(test_job_runs_on_worker),
+		cmocka_unit_test(test_job_inline_without_worker),
+		cmocka_unit_test(test_job_abandoned_when_server_freed),
 		cmocka_unit_test(test_x509pop_bad_payloads),
 		cmocka_unit_test(test_x509pop_payload_ok),
 		cmocka_unit_test(test_x509pop_challenge_shape),
@@ -593,6 +807,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ds_tokens_single_use,
 		    ds_setup, ds_teardown),
 		cmocka_unit_test(test_ds_index_key_hashes_long_values),
+		cmocka_unit_test(test_keymgr_held_key_outlives_replacement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

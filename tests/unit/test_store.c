@@ -1075,6 +1075,102 @@ test_map_grows_to_cap(void **state)
 	store_close(st);
 }
 
+/* KiB of data.mdb's mapping resident in this process (/proc smaps). */
+static long
+map_rss_kib(const char *data_dir)
+{
+	char		 line[PATH_MAX + 128], name[PATH_MAX];
+	unsigned long	 lo, hi;
+	FILE		*f;
+	long		 rss = 0, v;
+	size_t		 n;
+	int		 in = 0;
+
+	path_fmt(name, sizeof(name), "%s/data.mdb", data_dir);
+	f = fopen("/proc/self/smaps", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* A mapping's first line: "lo-hi perms off dev ino path". */
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+			line[strcspn(line, "\n")] = '\0';
+			n = strlen(line);
+			in = n >= strlen(name) &&
+			    strcmp(line + n - strlen(name), name) == 0;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			rss += v;
+	}
+	fclose(f);
+	return rss;
+}
+
+/* Reads every big/ value back, checking it; the txn ends. */
+static void
+read_all_big(struct store *st, size_t n)
+{
+	struct store_txn	*t;
+	struct store_val	 val;
+	char			 key[32];
+	size_t			 i, j;
+
+	assert_int_equal(store_txn_begin(st, STORE_READ, &t), STORE_OK);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "big/%06zu", i);
+		assert_int_equal(store_get(t, T_PLAIN, key, strlen(key),
+		    &val), STORE_OK);
+		assert_int_equal(val.len, VAL_BIG);
+		for (j = 0; j < val.len; j++)
+			assert_int_equal(((const char *)val.data)[j], 'x');
+	}
+	store_txn_abort(t);
+}
+
+/*
+ * Reading maps the file's pages in; when the last transaction ends the
+ * store lets them go, and reads afterwards see the same bytes. The
+ * same once the map has grown (and moved).
+ */
+static void
+test_map_pages_let_go(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_config	 cfg = cfg_make(fx->data);
+	struct store		*st;
+	struct run_arg		 a = { STORE_OK, 0, 8000 };
+	struct store_txn	*t;
+	struct store_val	 val;
+
+	cfg.map_size = 256 * 1024;
+	cfg.map_max = 8 * 1024 * 1024;
+	assert_int_equal(store_open(&cfg, &st), STORE_OK);
+	/*
+	 * 3 MiB of values, the map doubling from 256 KiB on the way: more
+	 * than STORE_UNMAP_FAULTS faults to read back, 16 pages each.
+	 */
+	assert_int_equal(store_txn_run(st, run_big, &a), STORE_OK);
+	assert_true(a.calls > 1);
+	assert_true(log_has(fx, "map grown from 262144"));
+	/* While a read txn holds them, the pages it read are mapped. */
+	assert_int_equal(store_txn_begin(st, STORE_READ, &t), STORE_OK);
+	assert_int_equal(store_get(t, T_PLAIN, "big/007999", 10, &val),
+	    STORE_OK);
+	read_all_big(st, 8000);
+	assert_true(map_rss_kib(fx->data) > 1024);
+	assert_int_equal(val.len, VAL_BIG);
+	store_txn_abort(t);
+	/* The last txn is over: (almost) nothing of the file is mapped. */
+	assert_true(map_rss_kib(fx->data) < 64);
+	read_all_big(st, 8000);
+	assert_true(map_rss_kib(fx->data) < 64);
+	store_close(st);
+	/* Reopened, the same. */
+	assert_int_equal(store_open(&cfg, &st), STORE_OK);
+	read_all_big(st, 8000);
+	assert_true(map_rss_kib(fx->data) < 64);
+	store_close(st);
+}
+
 /* A child's write txn dies uncommitted with _exit: the parent closed. */
 static void
 test_crash_mid_write_leaves_last_commit(void **state)
@@ -1552,6 +1648,7 @@ main(void)
 		T(test_foreign_lmdb_refused),
 		T(test_map_full_no_growth),
 		T(test_map_grows_to_cap),
+		T(test_map_pages_let_go),
 		T(test_crash_mid_write_leaves_last_commit),
 		T(test_killed_writer_lock_recovered),
 		T(test_disk_full_tmpfs),

@@ -482,6 +482,8 @@ test_mtls13(void **state)
 	assert_int_equal(c.state, 1);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
+	assert_string_equal(tls_transport_group(s.t), "X25519");
+	assert_string_equal(tls_transport_group(c.t), "X25519");
 	assert_int_equal(sh.calls, 1);
 	assert_int_equal(ch.calls, 1);
 	assert_true(sh.chain_ok);
@@ -591,6 +593,177 @@ test_mtls12_client(void **state)
 	wolfSSL_X509_free(x509);
 	c.t->ops->free(c.t);
 	raw_free(&r);
+	tls_ctx_free(cctx);
+}
+
+/* Writes msg at a bare end, retrying while the socket is busy. */
+static void
+raw_write(struct raw *r, const char *msg)
+{
+	int	 i, n = -1;
+
+	for (i = 0; i < PUMP_ROUNDS && n <= 0; i++) {
+		n = wolfSSL_write(r->ssl, msg, (int)strlen(msg));
+		if (n <= 0)
+			(void)poll(NULL, 0, 1);
+	}
+	assert_int_equal(n, (int)strlen(msg));
+}
+
+/* Reads msg at a bare end, waiting for its bytes. */
+static void
+raw_expect(struct raw *r, const char *msg)
+{
+	struct pollfd	 p;
+	char		 buf[64];
+	int		 i, n = -1;
+
+	for (i = 0; i < PUMP_ROUNDS && n <= 0; i++) {
+		n = wolfSSL_read(r->ssl, buf, sizeof(buf));
+		if (n <= 0) {
+			p.fd = wolfSSL_get_fd(r->ssl);
+			p.events = POLLIN;
+			(void)poll(&p, 1, PUMP_WAIT_MS);
+		}
+	}
+	assert_int_equal(n, (int)strlen(msg));
+	assert_memory_equal(buf, msg, strlen(msg));
+}
+
+/* Reads msg at one of our transports. */
+static void
+ours_expect(struct transport *t, const char *msg)
+{
+	char	 buf[64];
+	ssize_t	 n;
+
+	n = read_wait(t, buf, sizeof(buf));
+	assert_int_equal(n, (ssize_t)strlen(msg));
+	assert_memory_equal(buf, msg, strlen(msg));
+}
+
+/*
+ * Our transports drop wolfSSL's handshake scratch once open; what TLS
+ * 1.3 does after the handshake must still work: KeyUpdates from either
+ * side, and a server's NewSessionTicket (Go's servers send one).
+ */
+static void
+test_after_handshake_messages(void **state)
+{
+	struct ident	 si, ci;
+	struct hook	 sh, ch;
+	struct tls_ctx	*sctx, *cctx;
+	struct raw	 r;
+	struct side	 s = { 0 }, c = { 0 };
+	int		 sfd, cfd;
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	memset(&ch, 0, sizeof(ch));
+	expect_chain(&sh, &cli_chain);
+	expect_chain(&ch, &srv_chain);
+	/* Our server, a bare client updating its keys. */
+	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), &sh);
+	tcp_pair(&sfd, &cfd);
+	s.t = tls_transport_new(sctx, sfd);
+	raw_new(&r, 0, 0, "h2", &cli_chain, cfd);
+	c.raw = &r;
+	pump(&s, &c);
+	assert_int_equal(s.state, 1);
+	assert_int_equal(c.state, 1);
+	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
+	raw_write(&r, "before");
+	ours_expect(s.t, "before");
+	assert_int_equal(wolfSSL_update_keys(r.ssl), WOLFSSL_SUCCESS);
+	raw_write(&r, "after the update");
+	ours_expect(s.t, "after the update");
+	/* The update asked for ours: it goes out with this record. */
+	assert_int_equal(s.t->ops->write(s.t, "reply", 5), 5);
+	raw_expect(&r, "reply");
+	s.t->ops->free(s.t);
+	raw_free(&r);
+	/* Our client, a bare server sending a ticket, then updating. */
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
+	    &cli_chain.inter, 0, NULL), &ch);
+	tcp_pair(&sfd, &cfd);
+	raw_new(&r, 1, 0, "h2", &srv_chain, sfd);
+	s.raw = &r;
+	c.t = tls_transport_new(cctx, cfd);
+	pump(&s, &c);
+	assert_int_equal(c.state, 1);
+	assert_int_equal(s.state, 1);
+	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
+	raw_write(&r, "ticket first");
+	ours_expect(c.t, "ticket first");
+	assert_int_equal(wolfSSL_update_keys(r.ssl), WOLFSSL_SUCCESS);
+	raw_write(&r, "updated");
+	ours_expect(c.t, "updated");
+	assert_int_equal(c.t->ops->write(c.t, "thanks", 6), 6);
+	raw_expect(&r, "thanks");
+	c.t->ops->free(c.t);
+	raw_free(&r);
+	tls_ctx_free(sctx);
+	tls_ctx_free(cctx);
+}
+
+/*
+ * Our ends prefer X25519 but take P-256 from a peer that has nothing
+ * else: a bare client offering only P-256, and a bare server accepting
+ * only P-256 (our client's X25519 share gets a HelloRetryRequest).
+ */
+static void
+test_key_exchange_groups(void **state)
+{
+	struct ident	 si, ci;
+	struct hook	 sh, ch;
+	struct tls_ctx	*sctx, *cctx;
+	struct raw	 r;
+	struct side	 s = { 0 }, c = { 0 };
+	int		 sfd, cfd, p256[] = { WOLFSSL_ECC_SECP256R1 };
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	memset(&ch, 0, sizeof(ch));
+	expect_chain(&sh, &cli_chain);
+	expect_chain(&ch, &srv_chain);
+	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), &sh);
+	tcp_pair(&sfd, &cfd);
+	s.t = tls_transport_new(sctx, sfd);
+	raw_new(&r, 0, 0, "h2", &cli_chain, cfd);
+	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
+	c.raw = &r;
+	pump(&s, &c);
+	assert_int_equal(s.state, 1);
+	assert_int_equal(c.state, 1);
+	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
+	assert_string_equal(tls_transport_group(s.t), "SECP256R1");
+	raw_write(&r, "p256");
+	ours_expect(s.t, "p256");
+	s.t->ops->free(s.t);
+	raw_free(&r);
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
+	    &cli_chain.inter, 0, NULL), &ch);
+	tcp_pair(&sfd, &cfd);
+	raw_new(&r, 1, 0, "h2", &srv_chain, sfd);
+	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
+	s.raw = &r;
+	c.t = tls_transport_new(cctx, cfd);
+	pump(&s, &c);
+	assert_int_equal(c.state, 1);
+	assert_int_equal(s.state, 1);
+	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
+	assert_string_equal(tls_transport_group(c.t), "SECP256R1");
+	raw_write(&r, "retried");
+	ours_expect(c.t, "retried");
+	c.t->ops->free(c.t);
+	raw_free(&r);
+	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
 
@@ -1426,6 +1599,8 @@ main(void)
 		cmocka_unit_test(test_p384_identity),
 		cmocka_unit_test(test_mtls12_server),
 		cmocka_unit_test(test_mtls12_client),
+		cmocka_unit_test(test_after_handshake_messages),
+		cmocka_unit_test(test_key_exchange_groups),
 		cmocka_unit_test(test_no_client_cert),
 		cmocka_unit_test(test_hook_refusal_server),
 		cmocka_unit_test(test_hook_refusal_client),
