@@ -4,6 +4,7 @@ Every process goes through start(), which registers it; stop_all() (run
 by the runner in a finally) stops whatever is still running, so a
 failing scenario leaves nothing behind.
 """
+import ctypes
 import os
 import signal
 import subprocess
@@ -18,6 +19,15 @@ class Failed(Exception):
     """A peer did not do what the scenario needs; str() says what."""
 
 
+def _die_with_parent():
+    """In the child: SIGKILL when the bench dies, however it dies, so no
+    server or agent outlives a killed run (PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 class Proc:
     """A process with its output in a log file."""
 
@@ -28,7 +38,8 @@ class Proc:
         self.p = subprocess.Popen(
             self.argv, stdin=stdin,
             stdout=stdout if stdout is not None else self.log,
-            stderr=self.log, env=env, start_new_session=True)
+            stderr=self.log, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent)
         self.pid = self.p.pid
         _running.append(self)
 

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -422,6 +423,9 @@ def main():
             ap.error("unknown scenario(s): " + ", ".join(sorted(unknown)))
         todo = [sc for sc in todo if sc.name in want]
     rounds = args.runs or (1 if args.quick else 5)
+    # A SIGTERM (a CI timeout) unwinds like an exception, so the finally
+    # below stops every process and removes the scratch directories.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
     ctx = Context(args)
     started = time.monotonic()
 
