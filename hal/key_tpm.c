@@ -19,8 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <tss2/tss2_esys.h>
-#include <tss2/tss2_mu.h>
+#include "hal/tss.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn_public.h>

@@ -5,7 +5,7 @@
 #ifndef HAL_KEY_TPM_INT_H
 #define HAL_KEY_TPM_INT_H
 
-#include <tss2/tss2_esys.h>
+#include "hal/tss.h"
 
 #include "hal/tpm.h"
 

@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <tss2/tss2_esys.h>
-#include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
+#include "hal/tss.h"
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -202,6 +200,9 @@ tpm_open(const struct tpm_opts *o, enum tpm_err *err)
 		*err = TPM_ERR_CONFIG;
 		goto fail;
 	}
+	*err = tss_load();
+	if (*err != TPM_OK)
+		goto fail;
 	rc = Tss2_TctiLdr_Initialize(conf, &t->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
 		log_kv(LOG_LEVEL_WARN, "tpm", "cannot open the TPM", "tcti",

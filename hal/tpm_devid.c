@@ -9,8 +9,7 @@
 
 #include <string.h>
 
-#include <tss2/tss2_esys.h>
-#include <tss2/tss2_mu.h>
+#include "hal/tss.h"
 
 #include "core/log.h"
 #include "core/mem.h"

@@ -8,7 +8,7 @@
 
 #include <pthread.h>
 
-#include <tss2/tss2_esys.h>
+#include "hal/tss.h"
 
 #include "hal/tpm.h"
 
