@@ -464,21 +464,109 @@ out:
 	pb_release(spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r);
 }
 
+/*
+ * NewDownstreamX509CA: a CA for a server nested under us, whose SVID's
+ * ID has a downstream entry. Only the CSR's key is used; the subject is
+ * ours with OU DOWNSTREAM-<n>, the lifetime preferred_ttl (0: ca_ttl)
+ * but never past our own CA's end. The answer: the new CA with our
+ * upstream chain, and the roots of our bundle.
+ */
 static void
 svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
 {
 	struct server	*s = arg;
-	struct caller	 c;
+	spire_api_server_svid_v1_NewDownstreamX509CARequest r;
+	spire_api_server_svid_v1_NewDownstreamX509CAResponse resp;
+	spire_api_types_Bundle	 b;
+	struct store_txn	*txn;
+	struct cert_csr		 csr;
+	struct ca_svid		 sv;
+	struct caller		 c;
+	enum cert_csr_err	 ce;
+	pb_size_t		 i;
+	int			 rc;
 
-	(void)req;
-	(void)len;
 	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
 		return;
+	memset(&r, 0, sizeof(r));
+	memset(&resp, 0, sizeof(resp));
+	memset(&b, 0, sizeof(b));
+	memset(&sv, 0, sizeof(sv));
+	if (srv_decode(call, req, len,
+	    spire_api_server_svid_v1_NewDownstreamX509CARequest_fields,
+	    &r) == -1)
+		goto out;
+	if (r.csr == NULL || r.csr->size == 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "malformed CSR");
+		goto out;
+	}
+	ce = cert_csr_parse(r.csr->bytes, r.csr->size, 1, &csr);
+	if (ce != CERT_CSR_OK) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, ce ==
+		    CERT_CSR_SIGNATURE ? "invalid CSR signature" :
+		    "malformed CSR");
+		goto out;
+	}
+	if (r.preferred_ttl < 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "preferred TTL must not be negative");
+		goto out;
+	}
+	if (ca_sign_downstream(s->ca, csr.spki, csr.spki_len, r.preferred_ttl,
+	    &sv) == -1) {
+		srv_fail(call, GRPC_STATUS_INTERNAL,
+		    "failed to sign downstream X.509 CA");
+		goto out;
+	}
+	rc = -1;
+	if (store_txn_begin(s->store, STORE_READ, &txn) == STORE_OK) {
+		rc = ds_bundle_get(txn, s->cfg->trust_domain, &b);
+		store_txn_abort(txn);
+	}
+	if (rc != 0) {
+		srv_fail(call, rc == DS_NOTFOUND ? GRPC_STATUS_NOT_FOUND :
+		    GRPC_STATUS_INTERNAL, rc == DS_NOTFOUND ?
+		    "bundle not found" : "failed to fetch bundle");
+		goto out;
+	}
+	resp.ca_cert_chain = mem_calloc(sv.n, sizeof(*resp.ca_cert_chain));
+	resp.x509_authorities = mem_calloc(b.x509_authorities_count + 1,
+	    sizeof(*resp.x509_authorities));
+	if (resp.ca_cert_chain == NULL || resp.x509_authorities == NULL)
+		goto nomem;
+	for (i = 0; i < sv.n; i++) {
+		resp.ca_cert_chain[i] = pbu_bytes(sv.der[i], sv.len[i]);
+		if (resp.ca_cert_chain[i] == NULL)
+			goto nomem;
+		resp.ca_cert_chain_count++;
+	}
+	for (i = 0; i < b.x509_authorities_count; i++) {
+		if (b.x509_authorities[i].asn1 == NULL)
+			continue;
+		resp.x509_authorities[resp.x509_authorities_count] =
+		    pbu_bytes(b.x509_authorities[i].asn1->bytes,
+		    b.x509_authorities[i].asn1->size);
+		if (resp.x509_authorities[resp.x509_authorities_count] ==
+		    NULL)
+			goto nomem;
+		resp.x509_authorities_count++;
+	}
+	log_kv(LOG_LEVEL_INFO, "api", "downstream X.509 CA signed", "caller",
+	    c.id, "serial", sv.serial, (const char *)NULL);
+	srv_reply(call,
+	    spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields, &resp);
+	goto out;
+nomem:
+	srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+out:
 	caller_cleanup(&c);
-	/* XXX: downstream CAs come with the gateway work. */
-	srv_fail(call, GRPC_STATUS_UNIMPLEMENTED,
-	    "downstream CAs are not implemented");
+	ca_svid_cleanup(&sv);
+	pb_release(spire_api_types_Bundle_fields, &b);
+	pb_release(spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields,
+	    &resp);
+	pb_release(spire_api_server_svid_v1_NewDownstreamX509CARequest_fields,
+	    &r);
 }
 
 int

@@ -33,6 +33,7 @@ static int	server_tls_verify(void *, struct transport_peer *, char *,
 		    size_t);
 static void	server_bundle_changed(void *);
 static void	server_ca_activated(void *);
+static int	server_listen_tcp(struct server *);
 
 /*
  * The TLS hook: a client certificate is optional (agents attest
@@ -172,8 +173,46 @@ server_ca_activated(void *arg)
 {
 	struct server	*s = arg;
 
-	if (s->tls != NULL)
+	if (s->ca == NULL || s->stopping)
+		return;		/* still inside ca_new */
+	if (s->tls != NULL) {
 		(void)server_svid_rotate(s);
+		return;
+	}
+	/* The first CA from a parent: what start-up waited for. */
+	srv_roots_reload(s);
+	if (server_svid_rotate(s) == -1 || server_listen_tcp(s) == -1) {
+		log_error("server", "cannot start the server API with the "
+		    "first CA");
+		if (s->cfg->fatal != NULL)
+			s->cfg->fatal(s->cfg->fatal_arg, 1);
+	}
+}
+
+/* The TLS listener, once there is an SVID to serve with. */
+static int
+server_listen_tcp(struct server *s)
+{
+	const struct server_config	*cfg = s->cfg;
+	struct rpc_listen_opts		 lo;
+	char				 addr[512];
+
+	snprintf(addr, sizeof(addr), strchr(cfg->bind_address, ':') != NULL ?
+	    "[%s]:%lld" : "%s:%lld", cfg->bind_address,
+	    (long long)cfg->bind_port);
+	memset(&lo, 0, sizeof(lo));
+	lo.addr = addr;
+	lo.tls = s->tls;
+	lo.msg_max = (size_t)cfg->max_message_size;
+	s->tcp = rpc_server_listen(s->api, &lo);
+	if (s->tcp == NULL)
+		return -1;
+	log_info("server", "listening on %s:%d (TLS)", cfg->bind_address,
+	    rpc_listener_port(s->tcp));
+	(void)!rpc_health_set(s->health, "", RPC_HEALTH_SERVING);
+	if (cfg->ready != NULL)
+		cfg->ready(cfg->ready_arg);
+	return 0;
 }
 
 static int
@@ -198,7 +237,6 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	enum store_err		 e;
 	char			 addr[512];
 
-	(void)worker;
 	s = mem_calloc(1, sizeof(*s));
 	if (s == NULL) {
 		log_warn("server", "cannot allocate the server");
@@ -241,17 +279,13 @@ server_start(struct ev_loop *loop, struct worker *worker,
 		    s->td.name);
 		if (s->up == NULL)
 			goto fail;
+	} else if (cfg->plug.upstream_spire) {
+		s->up = upstream_spire_new(loop, worker,
+		    &cfg->plug.upstream_spire_conf, s->td.name,
+		    cfg->upstream_source);
+		if (s->up == NULL)
+			goto fail;
 	}
-	hooks.bundle_changed = server_bundle_changed;
-	hooks.activated = server_ca_activated;
-	hooks.arg = s;
-	s->ca = ca_new(loop, cfg, s->store, s->km, s->up, &hooks);
-	if (s->ca == NULL)
-		goto fail;
-	srv_roots_reload(s);
-	if (server_svid_rotate(s) == -1)
-		goto fail;
-
 	s->api = rpc_server_new(loop);
 	s->admin = rpc_server_new(loop);
 	if (s->api == NULL || s->admin == NULL ||
@@ -262,17 +296,22 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	if (s->health == NULL ||
 	    rpc_health_register(s->health, s->admin) == -1)
 		goto fail;
-
-	snprintf(addr, sizeof(addr), strchr(cfg->bind_address, ':') != NULL ?
-	    "[%s]:%lld" : "%s:%lld", cfg->bind_address,
-	    (long long)cfg->bind_port);
-	memset(&lo, 0, sizeof(lo));
-	lo.addr = addr;
-	lo.tls = s->tls;
-	lo.msg_max = (size_t)cfg->max_message_size;
-	s->tcp = rpc_server_listen(s->api, &lo);
-	if (s->tcp == NULL)
+	hooks.bundle_changed = server_bundle_changed;
+	hooks.activated = server_ca_activated;
+	hooks.arg = s;
+	s->ca = ca_new(loop, cfg, s->store, s->km, s->up, &hooks);
+	if (s->ca == NULL)
 		goto fail;
+	srv_roots_reload(s);
+	if (ca_ready(s->ca)) {
+		if (server_svid_rotate(s) == -1 || server_listen_tcp(s) == -1)
+			goto fail;
+	} else {
+		/* A first start under a parent: TLS waits for its CA. */
+		(void)!rpc_health_set(s->health, "", RPC_HEALTH_NOT_SERVING);
+		log_info("server", "the server API waits for the first CA "
+		    "from the parent");
+	}
 
 	snprintf(addr, sizeof(addr), "unix:%s", cfg->socket_path);
 	memset(&lo, 0, sizeof(lo));
@@ -282,8 +321,6 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	lo.msg_max = (size_t)cfg->max_message_size;
 	if (rpc_server_listen(s->admin, &lo) == NULL)
 		goto fail;
-	log_info("server", "listening on %s:%d (TLS), admin API on %s",
-	    cfg->bind_address, rpc_listener_port(s->tcp), cfg->socket_path);
 	log_kv(LOG_LEVEL_INFO, "server", "admin API listening", "path",
 	    cfg->socket_path, "trust_domain", cfg->trust_domain,
 	    "data_dir", cfg->data_dir, (const char *)NULL);
@@ -301,6 +338,10 @@ server_stopped_one(void *arg)
 	if (--s->pending > 0)
 		return;
 	ev_timer_stop(s->loop, &s->svid_timer);
+	/* The upstream calls into the CA: it goes first. */
+	if (s->up != NULL)
+		s->up->free(s->up);
+	s->up = NULL;
 	ca_free(s->ca);
 	s->ca = NULL;
 	store_close(s->store);
@@ -333,9 +374,9 @@ server_free(struct server *s)
 	rpc_server_free(s->admin);
 	rpc_health_free(s->health);
 	tls_ctx_free(s->tls);
-	ca_free(s->ca);
 	if (s->up != NULL)
 		s->up->free(s->up);
+	ca_free(s->ca);
 	keymgr_free(s->km);
 	store_close(s->store);
 	key_free(s->svid_key);
