@@ -110,6 +110,7 @@ attest_request(struct attest_run *r, struct buf *out)
 	uint8_t				*subj = NULL, *csr = NULL;
 	size_t				 subj_len, csr_len;
 	const char			*type;
+	char				 tok[128];
 	int				 rc = -1;
 
 	buf_init(&data, 1024 * 1024);
@@ -130,6 +131,18 @@ attest_request(struct attest_run *r, struct buf *out)
 		type = "join_token";
 		if (buf_append(&payload, cfg->join_token,
 		    strlen(cfg->join_token)) == -1)
+			goto out;
+	} else if (cfg->plugin.node_attestor == AGENT_NA_NONE &&
+	    cfg->local != NULL && cfg->local->join_token != NULL) {
+		/* spirelet run: a fresh token from the server next door. */
+		type = "join_token";
+		if (cfg->local->join_token(cfg->local->arg, tok,
+		    sizeof(tok)) == -1) {
+			snprintf(r->err, sizeof(r->err), "the local server "
+			    "made no join token");
+			goto out;
+		}
+		if (buf_append(&payload, tok, strlen(tok)) == -1)
 			goto out;
 	} else if (cfg->plugin.node_attestor == AGENT_NA_X509POP) {
 		type = "x509pop";
@@ -174,6 +187,9 @@ attest_start(struct agent *a)
 	/* trust_bundle_url: attestation waits for the bundle. */
 	if (bundleurl_start(a))
 		return;
+	/* spirelet run: the local server's roots as they are now. */
+	if (a->cfg->local != NULL && agent_local_bundle(a) == -1)
+		log_warnx("agent", "the local server has no bundle yet");
 	r = mem_calloc(1, sizeof(*r));
 	if (r == NULL) {
 		log_warnx("agent", "out of memory for attestation");
@@ -185,8 +201,9 @@ attest_start(struct agent *a)
 	buf_init(&req, 2 * 1024 * 1024);
 	a->attest = r;
 	log_kv(LOG_LEVEL_INFO, "agent", "attesting", "server",
-	    a->cfg->server_address, "attestor", a->cfg->join_token != NULL &&
-	    *a->cfg->join_token != '\0' ? "join_token" :
+	    a->cfg->server_address, "attestor", (a->cfg->join_token != NULL &&
+	    *a->cfg->join_token != '\0') || (a->cfg->local != NULL &&
+	    a->cfg->plugin.node_attestor == AGENT_NA_NONE) ? "join_token" :
 	    agent_node_attestor_name(a->cfg->plugin.node_attestor),
 	    (const char *)NULL);
 	r->key = key_soft_generate(KEY_EC_P256, &ke);

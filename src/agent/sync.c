@@ -1343,8 +1343,12 @@ sync_handle_denied(struct agent *a, int reason, const char *msg)
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_NOT_ATTESTED:
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_NOT_ACTIVE:
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_MUST_REATTEST:
-		if (a->cfg->plugin.node_attestor != AGENT_NA_X509POP ||
-		    (a->cfg->join_token != NULL && *a->cfg->join_token)) {
+		/* spirelet run's local server gives a new token. */
+		if ((a->cfg->plugin.node_attestor != AGENT_NA_X509POP ||
+		    (a->cfg->join_token != NULL && *a->cfg->join_token)) &&
+		    !(a->cfg->local != NULL && a->cfg->local->join_token !=
+		    NULL && (a->cfg->join_token == NULL ||
+		    *a->cfg->join_token == '\0'))) {
 			agent_fatal(a, "the server wants the agent to attest "
 			    "again, and its join token is spent");
 			return;
