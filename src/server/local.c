@@ -170,6 +170,7 @@ server_local_token(struct server *s, const char *alias, int64_t ttl,
 		goto out;
 	}
 	snprintf(tok, len, "%s", buf);
+	snprintf(s->local_token, sizeof(s->local_token), "%s", buf);
 	log_kv(LOG_LEVEL_INFO, "server", "join token made for the agent of "
 	    "this process", "alias", alias, (const char *)NULL);
 	rc = 0;

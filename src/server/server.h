@@ -99,7 +99,8 @@ int		 server_bundle_roots(struct server *,
  * SPIFFE ID of the trust domain) the agent's node alias, as
  * CreateJoinToken with agent_id does; alias entries an earlier token
  * made for the same alias are deleted, so the alias stays stable while
- * agents come and go. 0, or -1 (logged).
+ * agents come and go. The token is taken even without NodeAttestor
+ * "join_token" (only this process knows it). 0, or -1 (logged).
  */
 int		 server_local_token(struct server *, const char *alias,
 		    int64_t ttl, char *tok, size_t len)
