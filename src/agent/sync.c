@@ -217,6 +217,20 @@ sync_start(struct agent *a)
 	if (a->sync != NULL || a->attest != NULL || a->chan == NULL ||
 	    a->stopping)
 		return;
+	/*
+	 * The SVID ran out while the server was away (a gateway's link to
+	 * its parent during an outage): the server would refuse it, so
+	 * attest again where the attestor allows it.
+	 */
+	if (a->has_svid && a->svid.expires <= agent_now(a) + 1 &&
+	    (a->svid.reattestable || (a->cfg->local != NULL &&
+	    a->cfg->local->join_token != NULL &&
+	    (a->cfg->join_token == NULL || *a->cfg->join_token == '\0')))) {
+		log_info("agent", "agent SVID expired: attesting again");
+		a->state = AGENT_ATTESTING;
+		attest_start(a);
+		return;
+	}
 	r = mem_calloc(1, sizeof(*r));
 	if (r == NULL) {
 		agent_schedule(a, AGENT_ATTEST_RETRY_MS);

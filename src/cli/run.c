@@ -221,6 +221,22 @@ run_link_unwatch(void *src)
 	agent_unwatch_x509(d->link);
 }
 
+/*
+ * The link cannot go on (banned by the parent, or its join token is
+ * spent and its SVID gone): the gateway keeps serving its own agents
+ * and workloads until its CA ends, as in an outage.
+ */
+static void
+run_link_fatal(void *arg, int status)
+{
+	(void)arg;
+	(void)status;
+	log_kv(LOG_LEVEL_ERROR, NULL, "the link to the parent server has "
+	    "stopped; the gateway keeps serving until its CA ends (see the "
+	    "offline budget); restart it with a new join token, or attest "
+	    "the link with x509pop", (const char *)NULL);
+}
+
 /* The local server, for the agent of this process. */
 static int
 run_local_roots(void *arg, int (*add)(void *, const uint8_t *, size_t),
@@ -469,7 +485,7 @@ run_main(int argc, char *argv[], unsigned roles)
 		goto out;
 	d.o = &o;
 	if (o.has_upstream_agent) {
-		o.upstream_agent.fatal = run_fatal;
+		o.upstream_agent.fatal = run_link_fatal;
 		o.upstream_agent.fatal_arg = &d;
 		d.link = agent_start(d.loop, d.worker, &o.upstream_agent);
 		if (d.link == NULL)
