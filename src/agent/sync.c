@@ -221,6 +221,7 @@ sync_start(struct agent *a)
 	 * The SVID ran out while the server was away (a gateway's link to
 	 * its parent during an outage): the server would refuse it, so
 	 * attest again where the attestor allows it.
+	 * XXX: a spent join token cannot; such an agent stays stuck.
 	 */
 	if (a->has_svid && a->svid.expires <= agent_now(a) + 1 &&
 	    (a->svid.reattestable || (a->cfg->local != NULL &&

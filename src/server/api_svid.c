@@ -487,6 +487,7 @@ svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
 	pb_size_t		 i;
 	int			 rc;
 
+	/* XXX: SPIRE limits this to 1 call per second per address. */
 	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
 		return;
 	memset(&r, 0, sizeof(r));

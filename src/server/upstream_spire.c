@@ -666,7 +666,10 @@ us_wl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		us_wl_start(u);
 }
 
-/* The parent's roots from an answer; 1 when they changed. */
+/*
+ * The parent's roots from an answer; 1 when they changed.
+ * XXX: tainted flags are ignored: no forced rotation, no revocation.
+ */
 static int
 us_parent_roots(struct upstream_spire *u,
     const spire_api_types_X509Certificate *x, size_t n)
