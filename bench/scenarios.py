@@ -1,40 +1,67 @@
-"""The bench's scenarios. Each measures one number for one implementation
-("spirelet" or "spire") and raises NotRunnable with the reason when it
-cannot; nothing here returns a made-up or zero value.
+"""The bench's scenarios. Each sets up what it needs for one
+implementation ("spirelet" or "spire"), measures one or more rows, and
+tears everything down; a row it cannot measure gets the reason instead
+(NotRunnable for the whole scenario, Missing for one row). Nothing here
+returns a made-up or zero value.
+
+The method, which doc/performance.md explains:
+- agent rows: both agents attest to the same server (spire-server by
+  default, --agent-server), so only the agent differs;
+- server rows: both servers are driven by the same Go load tool
+  (bench/load), acting as agents; the idle server has a real
+  spire-agent attached;
+- Workload API rows: the same Go client (grpc-go, go-spiffe's stubs) for
+  both agents.
 """
 import os
 import shutil
 import subprocess
-import tempfile
+import time
 
-_cleanups = []
+from peers import Agent, Fleet, NotRunnable, Server
+from procs import Failed, idle_cost, wait_for
+
+IMPLS = ("spirelet", "spire")
 
 
-class NotRunnable(Exception):
-    """The scenario cannot run for this implementation; str() says why."""
+class Missing:
+    """A row that could not be measured, and why."""
+
+    def __init__(self, why):
+        self.why = why
+
+    def __str__(self):
+        return self.why
 
 
-def cleanup_all():
-    while _cleanups:
-        fn = _cleanups.pop()
-        try:
-            fn()
-        except Exception:  # cleanup must not hide the table
-            pass
+class Row:
+    def __init__(self, key, title, unit):
+        self.key = key
+        self.title = title
+        self.unit = unit
 
 
 class Scenario:
     name = ""
-    title = ""
-    unit = ""
     deterministic = False	# the same every round: measure it once
+    needs_agent_server = False
+
+    def __init__(self):
+        self.rows = []
+        self.notes = {}		# impl -> text printed under the table
+
+    def row(self, key, title, unit):
+        self.rows.append(Row(key, title, unit))
 
     def rounds(self, n):
         return 1 if self.deterministic else n
 
     def measure(self, ctx, impl):
+        """A dict row key -> number or Missing."""
         raise NotImplementedError
 
+
+# ---- the binaries -----------------------------------------------------
 
 def _stripped_size(path, work):
     dst = os.path.join(work, os.path.basename(path) + ".stripped")
@@ -58,57 +85,68 @@ def _shared_libs(path):
     return libs
 
 
-class BinarySize(Scenario):
-    unit = "KiB"
+class Binaries(Scenario):
+    name = "binaries"
     deterministic = True
 
-    def __init__(self, role):
-        self.role = role
-        self.name = "binary_size_" + role
-        self.title = "binary, stripped (%s)" % role
+    def __init__(self):
+        super().__init__()
+        for role in ("agent", "server"):
+            self.row("bin_" + role, "binary, stripped (%s)" % role, "KiB")
+        for role in ("agent", "server"):
+            self.row("libs_" + role, "shared libraries needed (%s)" % role,
+                     "libs")
 
     def measure(self, ctx, impl):
-        if impl == "spirelet":
-            # One binary plays every role.
-            return _stripped_size(ctx.spirelet, ctx.work) / 1024.0
-        path = ctx.spire_agent if self.role == "agent" else ctx.spire_server
-        return _stripped_size(path, ctx.work) / 1024.0
+        if impl == "spire" and not ctx.spire_agent:
+            raise NotRunnable(ctx.spire_why)
+        out = {}
+        notes = []
+        for role in ("agent", "server"):
+            if impl == "spirelet":
+                path = ctx.spirelet	# one binary plays every role
+            else:
+                path = ctx.spire_agent if role == "agent" else \
+                    ctx.spire_server
+            out["bin_" + role] = _stripped_size(path, ctx.work) / 1024.0
+            libs = _shared_libs(path)
+            out["libs_" + role] = float(len(libs))
+            notes.append("%s: %s" % (os.path.basename(path),
+                                     " ".join(libs) or "static"))
+        self.notes[impl] = "; ".join(sorted(set(notes)))
+        return out
 
 
-class SharedLibs(Scenario):
-    unit = "libraries"
-    deterministic = True
-
-    def __init__(self, role):
-        self.role = role
-        self.name = "shared_libs_" + role
-        self.title = "shared libraries needed (%s)" % role
-
-    def measure(self, ctx, impl):
-        if impl == "spirelet":
-            path = ctx.spirelet
-        elif self.role == "agent":
-            path = ctx.spire_agent
-        else:
-            path = ctx.spire_server
-        return float(len(_shared_libs(path)))
-
+# ---- the signing floor --------------------------------------------------
 
 _SIGN_C = r"""
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
+/* signrate SECONDS [verify]: P-256 signatures (or verifications of one)
+ * per second on this thread. */
 int main(int argc, char **argv) {
 	WC_RNG rng; ecc_key k; unsigned char h[32] = {1}, sig[80];
-	word32 n; struct timespec a, b; long count = 0; double t = 0;
+	word32 n = sizeof(sig); struct timespec a, b; long count = 0;
+	double t = 0; int ok, verify = argc > 2 && !strcmp(argv[2], "verify");
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
 	wc_InitRng(&rng); wc_ecc_init(&k);
 	wc_ecc_make_key_ex(&rng, 32, &k, ECC_SECP256R1);
+	if (wc_ecc_sign_hash(h, 32, sig, &n, &rng, &k) != 0)
+		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	while (t < secs) {
 		for (int i = 0; i < 100; i++) {
+			if (verify) {
+				if (wc_ecc_verify_hash(sig, n, h, 32, &ok,
+				    &k) != 0 || !ok)
+					return 1;
+				continue;
+			}
 			n = sizeof(sig);
 			if (wc_ecc_sign_hash(h, 32, sig, &n, &rng, &k) != 0)
 				return 1;
@@ -123,64 +161,353 @@ int main(int argc, char **argv) {
 """
 
 
-class RawSignRate(Scenario):
-    name = "raw_sign_p256"
-    title = "raw wolfSSL ECDSA P-256 signs"
-    unit = "signs/s"
+class RawSign(Scenario):
+    """ECDSA P-256 on one thread with the crypto each server signs with:
+    wolfSSL for spirelet, Go's crypto/ecdsa for SPIRE. Minting an SVID
+    takes at least one signature (the certificate) and one verification
+    (the CSR's self-signature, which both servers check), so the floor
+    is given both ways."""
+    name = "raw_sign"
+
+    def __init__(self):
+        super().__init__()
+        self.row("raw_sign", "raw ECDSA P-256 signs, 1 thread "
+                 "(wolfSSL | Go)", "signs/s")
+        self.row("raw_verify", "raw ECDSA P-256 verifies, 1 thread",
+                 "verifs/s")
+        self.row("raw_floor", "raw sign + verify (one SVID's crypto)",
+                 "per s")
 
     def measure(self, ctx, impl):
-        if impl != "spirelet":
-            raise NotRunnable("the floor for spirelet's minting rate, "
-                              "not a SPIRE figure")
+        secs = 0.3 if ctx.quick else 1.0
+        if impl == "spire":
+            s = ctx.load("sign", "-seconds", str(secs))["per_s"]
+            v = ctx.load("sign", "-seconds", str(secs), "-verify")["per_s"]
+        else:
+            s, v = self._wolfssl(ctx, secs, ""), \
+                self._wolfssl(ctx, secs, "verify")
+        return {"raw_sign": s, "raw_verify": v,
+                "raw_floor": 1.0 / (1.0 / s + 1.0 / v)}
+
+    def _wolfssl(self, ctx, secs, mode):
         exe = os.path.join(ctx.work, "signrate")
         if not os.path.exists(exe):
-            src = exe + ".c"
-            with open(src, "w") as f:
-                f.write("#include <stdlib.h>\n" + _SIGN_C)
-            r = subprocess.run(["cc", "-O2", "-o", exe, src, "-lwolfssl"],
-                               capture_output=True, text=True)
+            with open(exe + ".c", "w") as f:
+                f.write(_SIGN_C)
+            r = subprocess.run(["cc", "-O2", "-o", exe, exe + ".c",
+                                "-lwolfssl"], capture_output=True,
+                               text=True)
             if r.returncode != 0:
                 raise NotRunnable("cannot build the signing loop: " +
                                   r.stderr[-200:])
-        secs = "0.3" if ctx.quick else "1.0"
-        r = subprocess.run([exe, secs], capture_output=True, text=True)
+        r = subprocess.run([exe, str(secs)] + ([mode] if mode else []),
+                           capture_output=True, text=True)
         if r.returncode != 0:
-            raise NotRunnable("the signing loop failed")
+            raise NotRunnable("the wolfSSL %s loop failed" % (
+                mode or "signing"))
         return float(r.stdout.strip())
 
 
-class Pending(Scenario):
-    """A scenario the issue asks for whose spirelet side is not built
-    yet: it says so rather than printing a number."""
+# ---- agents ---------------------------------------------------------------
 
-    def __init__(self, name, title, unit, why):
-        self.name = name
-        self.title = title
-        self.unit = unit
-        self.why = why
+def _settle(ctx):
+    time.sleep(ctx.settle)
+
+
+class AgentIdle(Scenario):
+    """An agent with n entries for one workload, which fetched its n
+    SVIDs (so they are cached), then left alone: RSS, and with
+    idle=True the CPU and wake-ups over the idle window."""
+    needs_agent_server = True
+
+    def __init__(self, n, idle=None):
+        super().__init__()
+        self.n = n
+        self.idle = idle
+        self.name = "agent_idle_%d" % n
+        what = ("%d entries, %d SVIDs cached" % (n, n)) if n else \
+            "0 entries"
+        self.row("rss_agent_%d" % n, "agent RSS, idle, " + what, "KiB")
+        self.row("anon_agent_%d" % n, "  of which anonymous (heap, stacks)",
+                 "KiB")
+        if idle:
+            self.row("idle_cpu_agent", "agent CPU, idle %gs, %d entries" % (
+                idle, n), "CPU s")
+            self.row("idle_wake_agent", "agent wake-ups, idle %gs, %d "
+                     "entries" % (idle, n), "ctx sw")
 
     def measure(self, ctx, impl):
-        raise NotRunnable(self.why)
+        srv = ctx.agent_server()
+        tok = srv.token()
+        ids = srv.entries(srv.agent_id(tok), self.n, tag="i%d" % self.n)
+        time.sleep(srv.lag)	# until the server serves the new entries
+        ag = Agent(ctx, impl, srv, ctx.fresh("agent"), tok)
+        try:
+            t0 = ag.start()
+            if self.n:
+                ag.first_svid(t0, want=self.n, timeout=120)
+            else:
+                wait_for(lambda: _agent_attested(ctx, srv, tok), 60,
+                         "the agent attested", ag.proc, every=0.1)
+            _settle(ctx)
+            out = {"rss_agent_%d" % self.n: float(ag.proc.rss_kib()),
+                   "anon_agent_%d" % self.n: float(ag.proc.anon_kib())}
+            self.notes[impl] = "RSS by mapping at %d entries (KiB): %s" % (
+                self.n, ag.proc.rss_by_mapping())
+            if self.idle:
+                (cpu, wake), = idle_cost([ag.proc], self.idle)
+                out["idle_cpu_agent"] = cpu
+                out["idle_wake_agent"] = float(wake)
+            return out
+        finally:
+            ag.stop()
+            srv.delete_entries(ids)
 
 
-def all_scenarios(quick):
-    agent_todo = "needs the spirelet agent (attestation and sync)"
-    server_todo = "needs the spirelet server APIs"
+def _agent_attested(ctx, srv, token):
+    return srv.agent_id(token) in srv.cli("agent", "list").stdout
+
+
+class AgentStart(Scenario):
+    """Cold start (empty data directory, attestation with a fresh join
+    token) and warm restart (same data directory) to the first SVID a
+    workload is served; then the Workload API under load from the Go
+    client, on the same agent, with one entry for the client."""
+    needs_agent_server = True
+    name = "agent_start_and_workload_api"
+
+    def __init__(self, clients):
+        super().__init__()
+        self.clients = clients
+        self.row("cold_ms", "cold start to first SVID (attestation incl.)",
+                 "ms")
+        self.row("warm_ms", "warm restart to first SVID", "ms")
+        for kind, call in (("x509", "FetchX509SVID"),
+                           ("jwt", "FetchJWTSVID")):
+            for c in clients:
+                self.row("%s_p50_%d" % (kind, c), "%s p50, %d clients" % (
+                    call, c), "us")
+                self.row("%s_p99_%d" % (kind, c), "%s p99, %d clients" % (
+                    call, c), "us")
+                self.row("%s_rate_%d" % (kind, c), "%s throughput, %d "
+                         "clients" % (call, c), "calls/s")
+
+    def measure(self, ctx, impl):
+        srv = ctx.agent_server()
+        tok = srv.token()
+        ids = srv.entries(srv.agent_id(tok), 1, tag="s")
+        time.sleep(srv.lag)
+        ag = Agent(ctx, impl, srv, ctx.fresh("agent"), tok)
+        out = {}
+        try:
+            out["cold_ms"] = ag.first_svid(ag.start())
+            # Let it finish what follows start-up (writing its cache),
+            # as a restarted service would have.
+            _settle(ctx)
+            ag.stop()
+            out["warm_ms"] = ag.first_svid(ag.start())
+            _settle(ctx)
+            for kind in ("x509", "jwt"):
+                for c in self.clients:
+                    r = ag.fetch(kind, c, ctx.wl_seconds, ctx.wl_warmup)
+                    for k, v in (("p50", r["p50_us"]), ("p99", r["p99_us"]),
+                                 ("rate", r["per_s"])):
+                        key = "%s_%s_%d" % (kind, k, c)
+                        if r["errors"]:
+                            out[key] = Missing("%d of %d calls failed: %s"
+                                               % (r["errors"], r["errors"] +
+                                                  r["calls"],
+                                                  r["first_error"]))
+                        else:
+                            out[key] = float(v)
+            return out
+        finally:
+            ag.stop()
+            srv.delete_entries(ids)
+
+
+# ---- servers ------------------------------------------------------------
+
+class ServerScale(Scenario):
+    """A server with 100 agents (the load tool) holding mTLS connections,
+    synced and with an SVID for each of their entries: RSS with 1,000
+    and with 10,000 entries; then BatchNewX509SVID, batches of 100, from
+    several agents at once."""
+    name = "server_scale"
+
+    def __init__(self, agents, sizes, mint_agents):
+        super().__init__()
+        self.agents = agents
+        self.sizes = sizes
+        self.mint_agents = mint_agents
+        self.row("entry_create", "entries created, BatchCreateEntry of 500",
+                 "entries/s")
+        for n in sizes:
+            self.row("rss_server_%d" % n, "server RSS, %d entries, %d "
+                     "agents" % (n, agents), "KiB")
+            self.row("anon_server_%d" % n, "  of which anonymous (heap, "
+                     "stacks)", "KiB")
+        self.row("mint", "BatchNewX509SVID, 100 a batch, %d agents" %
+                 mint_agents, "SVIDs/s")
+        self.row("mint_p50", "BatchNewX509SVID of 100, p50", "ms")
+
+    def measure(self, ctx, impl):
+        # SPIRE limits signing to 500 SVIDs/s per address by default; a
+        # policy, not a capacity, so off here (spirelet has no such
+        # limit). Attestation limits stay: each agent has an address.
+        srv = Server(ctx, impl, ctx.fresh("srv"),
+                     spire_extra="ratelimit { signing = false }").start()
+        fleet = None
+        out = {}
+        try:
+            fleet = Fleet(ctx, srv, self.agents)
+            have = 0
+            rates = []
+            for n in self.sizes:
+                per = (n - have) // self.agents
+                r = fleet.cmd("entries %d" % per)
+                rates.append(r["per_s"])
+                have += per * self.agents
+                fleet.cmd("sync")
+                _settle(ctx)
+                out["rss_server_%d" % n] = float(srv.proc.rss_kib())
+                out["anon_server_%d" % n] = float(srv.proc.anon_kib())
+                self.notes[impl] = "RSS by mapping at %d entries (KiB): " \
+                    "%s" % (n, srv.proc.rss_by_mapping())
+            out["entry_create"] = sum(rates) / len(rates)
+            # Agents short of a batch of entries get the rest.
+            per = have // self.agents
+            if per < 100:
+                fleet.cmd("entries %d %d" % (100 - per, self.mint_agents))
+                fleet.cmd("sync")
+            r = fleet.cmd("mint %d %d %d" % (self.mint_agents,
+                                              ctx.mint_seconds, 1))
+            out["mint"] = r["per_s"]
+            out["mint_p50"] = r["batch_p50_ms"]
+            return out
+        finally:
+            if fleet is not None:
+                fleet.stop()
+            srv.stop()
+
+
+class EntrySync(Scenario):
+    """One agent (the load tool) brought from 0 to n entries through
+    SyncAuthorizedEntries (paged past 500), then 100 entries changed
+    and the same agent brought up to date: time and bytes on the wire
+    (TLS and HTTP/2 included) of each sync."""
+    name = "entry_sync"
+
+    def __init__(self, n, changes=100):
+        super().__init__()
+        self.n = n
+        self.changes = changes
+        self.row("sync_full_ms", "entry sync 0 -> %d, time" % n, "ms")
+        self.row("sync_full_kib", "entry sync 0 -> %d, bytes" % n, "KiB")
+        self.row("sync_delta_ms", "entry sync, %d changes of %d, time" % (
+            changes, n), "ms")
+        self.row("sync_delta_kib", "entry sync, %d changes of %d, bytes" % (
+            changes, n), "KiB")
+
+    def measure(self, ctx, impl):
+        srv = Server(ctx, impl, ctx.fresh("srv")).start()
+        fleet = None
+        try:
+            fleet = Fleet(ctx, srv, 1)
+            fleet.cmd("entries %d" % self.n)
+            full = fleet.cmd("fullsync 0")
+            fleet.cmd("change 0 %d" % self.changes)
+            delta = fleet.cmd("deltasync 0 %d" % self.changes)
+            if full["entries"] != self.n:
+                raise Failed("full sync brought %d of %d entries" % (
+                    full["entries"], self.n))
+            return {
+                "sync_full_ms": full["s"] * 1e3,
+                "sync_full_kib": (full["bytes_in"] + full["bytes_out"]) /
+                1024.0,
+                "sync_delta_ms": delta["s"] * 1e3,
+                "sync_delta_kib": (delta["bytes_in"] + delta["bytes_out"]) /
+                1024.0,
+            }
+        finally:
+            if fleet is not None:
+                fleet.stop()
+            srv.stop()
+
+
+class ServerIdle(Scenario):
+    """A server with n entries and one real agent attached (spire-agent
+    by default, syncing every 5 s as it does out of the box), which
+    fetched its n SVIDs; CPU and wake-ups of the server over the idle
+    window."""
+    name = "server_idle"
+
+    def __init__(self, n, window):
+        super().__init__()
+        self.n = n
+        self.window = window
+        self.row("idle_cpu_server", "server CPU, idle %gs, %d entries, "
+                 "1 agent" % (window, n), "CPU s")
+        self.row("idle_wake_server", "server wake-ups, idle %gs, %d "
+                 "entries, 1 agent" % (window, n), "ctx sw")
+
+    def measure(self, ctx, impl):
+        srv = Server(ctx, impl, ctx.fresh("srv")).start()
+        ag = None
+        try:
+            tok = srv.token()
+            srv.entries(srv.agent_id(tok), self.n, tag="idle")
+            time.sleep(srv.lag)
+            ag = Agent(ctx, ctx.constant_agent, srv, ctx.fresh("agent"), tok)
+            ag.first_svid(ag.start(), want=self.n, timeout=120)
+            _settle(ctx)
+            (cpu, wake), = idle_cost([srv.proc], self.window)
+            return {"idle_cpu_server": cpu, "idle_wake_server": float(wake)}
+        finally:
+            if ag is not None:
+                ag.stop()
+            srv.stop()
+
+
+class Gateway(Scenario):
+    """The nested (gateway) process: a server under a parent server,
+    with the agent it needs. spirelet's gateway is not built yet."""
+    name = "gateway"
+
+    def __init__(self):
+        super().__init__()
+        self.row("rss_gateway", "gateway (nested) RSS", "KiB")
+
+    def measure(self, ctx, impl):
+        if impl == "spirelet":
+            if not ctx.spirelet_has("gateway"):
+                raise NotRunnable("spirelet has no gateway (nested) mode "
+                                  "yet")
+            raise NotRunnable("the bench does not drive spirelet's gateway "
+                              "yet")
+        raise NotRunnable("not measured until spirelet's gateway exists "
+                          "to compare with")
+
+
+def all_scenarios(quick, idle_window):
+    """The scenarios in run order: the agents' first (they share one
+    server, stopped before the servers' scenarios start)."""
+    if quick:
+        return [
+            Binaries(), RawSign(),
+            AgentIdle(0), AgentIdle(100, idle=idle_window),
+            AgentStart((1, 16)),
+            ServerScale(100, (1000,), 4),
+            EntrySync(1000),
+            ServerIdle(100, idle_window),
+            Gateway(),
+        ]
     return [
-        BinarySize("agent"),
-        BinarySize("server"),
-        SharedLibs("agent"),
-        SharedLibs("server"),
-        RawSignRate(),
-        Pending("rss_agent_idle", "RSS, agent idle, 0/100/1000 entries",
-                "KiB", agent_todo),
-        Pending("rss_server", "RSS, server, 1k/10k entries, 100 agents",
-                "KiB", server_todo),
-        Pending("first_svid_cold", "cold start to first SVID", "ms",
-                agent_todo),
-        Pending("fetch_x509_p99", "FetchX509SVID p99, 64 clients", "ms",
-                agent_todo),
-        Pending("mint_rate", "BatchNewX509SVID SVIDs/s", "SVIDs/s",
-                server_todo),
-        Pending("sync_10k", "sync 0 -> 10,000 entries", "s", server_todo),
+        Binaries(), RawSign(),
+        AgentIdle(0), AgentIdle(100, idle=idle_window), AgentIdle(1000),
+        AgentStart((1, 16, 64)),
+        ServerScale(100, (1000, 10000), 4),
+        EntrySync(10000),
+        ServerIdle(100, idle_window),
+        Gateway(),
     ]

@@ -16,6 +16,7 @@ echo "== style"
 scripts/checkstyle.sh
 echo "== unit and system tests"
 make -C build check || { cat build/test-suite.log 2>/dev/null; exit 1; }
+echo "== bench, quick" && bench/run.py --quick --build-dir build
 
 echo "== fuzzing the configuration parser (${SPIRELET_FUZZ_SECONDS:-20}s)"
 tests/fuzz/run.sh "${SPIRELET_FUZZ_SECONDS:-20}" "$top/build-fuzz"

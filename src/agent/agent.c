@@ -42,6 +42,17 @@ static int	agent_boot_bundle(struct agent *);
 static void	agent_finish_stop(struct agent *);
 static int	agent_listen(struct agent *, struct rpc_server *,
 		    const char *path);
+static void	agent_own_loaded(void *, struct agent_key *, const char *);
+static void	agent_go(struct agent *);
+
+/*
+ * The load of a cached SVID's TPM key, on the worker: it may outlive
+ * the agent (a TPM held busy at shutdown), so it names the agent only
+ * through this, which agent_free lets go of.
+ */
+struct own_loader {
+	struct agent	*a;
+};
 
 int64_t
 agent_now(const struct agent *a)
@@ -251,7 +262,10 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 	    &td) != SPIFFE_OK)
 		goto fail;
 	snprintf(a->td, sizeof(a->td), "%s", td.name);
-	a->keep_keys = cfg->plugin.key_manager == AGENT_KM_DISK;
+	a->keep_keys = cfg->plugin.key_manager == AGENT_KM_DISK ||
+	    cfg->plugin.key_manager == AGENT_KM_TPM;
+	if (ownkey_init(a) == -1)
+		goto fail;
 	memset(&sc, 0, sizeof(sc));
 	sc.path = cfg->data_dir;
 	sc.kind = "agent";
@@ -295,14 +309,11 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 		if (agent_boot_bundle(a) == -1 || srvconn_init(a) == -1)
 			goto fail;
 		(void)agent_local_bundle(a);
-		if (a->has_svid && a->svid.expires > agent_now(a) + 1 &&
-		    srvconn_set_identity(a) == 0) {
-			log_kv(LOG_LEVEL_INFO, "agent", "using the cached "
-			    "agent SVID", "spiffe_id", a->svid.id,
-			    (const char *)NULL);
-			a->state = AGENT_RUNNING;
+		if (a->own_rec != NULL) {
+			/* Its key is in the TPM: loaded on the worker. */
+			a->state = AGENT_LOADING;
 		} else
-			a->state = AGENT_ATTESTING;
+			agent_go(a);
 		if (!a->ready)
 			(void)!rpc_health_set(a->health, "",
 			    RPC_HEALTH_NOT_SERVING);
@@ -355,6 +366,112 @@ agent_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		attest_start(a);
 	else if (a->state == AGENT_RUNNING)
 		sync_start(a);
+	else if (a->state == AGENT_LOADING)
+		agent_load_own(a);
+}
+
+/* With the own SVID (if any) in hand: sync with it, or attest. */
+static void
+agent_go(struct agent *a)
+{
+	if (a->has_svid && a->svid.expires > agent_now(a) + 1 &&
+	    srvconn_set_identity(a) == 0) {
+		log_kv(LOG_LEVEL_INFO, "agent", "using the cached agent SVID",
+		    "spiffe_id", a->svid.id, (const char *)NULL);
+		a->state = AGENT_RUNNING;
+	} else
+		a->state = AGENT_ATTESTING;
+}
+
+/*
+ * Loads the cached SVID's key from its TPM blob, on the worker; the
+ * Workload API serves the cache meanwhile, and after a failure too
+ * (no TPM, a busy one, a blob this TPM refuses): a reattestable agent
+ * then attests again, any other retries the load with backoff.
+ */
+void
+agent_load_own(struct agent *a)
+{
+	struct agent_svid_rec	 r;
+	struct own_loader	*l;
+
+	if (a->own_loading || a->own_rec == NULL || a->stopping)
+		return;
+	if (cache_svid_decode(a->own_rec, a->own_rec_len, &r) == -1)
+		goto drop;
+	l = mem_calloc(1, sizeof(*l));
+	if (l == NULL) {
+		agent_schedule(a, AGENT_ATTEST_RETRY_MS);
+		return;
+	}
+	l->a = a;
+	a->loader = l;
+	a->own_loading = 1;
+	if (ownkey_load(a, r.key, r.key_len, agent_own_loaded, l) == 0)
+		return;
+	a->own_loading = 0;
+	a->loader = NULL;
+	mem_free(l);
+drop:
+	log_warnx("agent", "cache: own SVID record unusable; attesting "
+	    "again");
+	mem_free(a->own_rec);
+	a->own_rec = NULL;
+	a->state = AGENT_ATTESTING;
+	agent_schedule(a, 0);
+}
+
+static void
+agent_own_loaded(void *arg, struct agent_key *k, const char *err)
+{
+	struct own_loader	*l = arg;
+	struct agent		*a = l->a;
+	struct agent_svid_rec	 r;
+	struct agent_svid	 s;
+	char			 why[256];
+	double			 d;
+
+	mem_free(l);
+	if (a == NULL) {
+		ownkey_unref(k);
+		return;
+	}
+	a->loader = NULL;
+	a->own_loading = 0;
+	if (cache_svid_decode(a->own_rec, a->own_rec_len, &r) == -1) {
+		ownkey_unref(k);
+		return;
+	}
+	if (k == NULL) {
+		log_kv(LOG_LEVEL_ERROR, "agent", "cannot load the agent key "
+		    "from the TPM; serving the cache meanwhile", "error", err,
+		    (const char *)NULL);
+		if (r.revision != 0) {
+			mem_free(a->own_rec);
+			a->own_rec = NULL;
+			a->state = AGENT_ATTESTING;
+			agent_schedule(a, 0);
+			return;
+		}
+		a->load_backoff_ms = rotation_backoff_next(a->load_backoff_ms,
+		    AGENT_ATTEST_RETRY_MS, AGENT_SYNC_BACKOFF_MAX_MS);
+		d = rotation_jitter(a->load_backoff_ms, rotation_random());
+		agent_schedule(a, d);
+		return;
+	}
+	a->load_backoff_ms = 0;
+	if (own_svid_from_chain(a, &s, r.chain, r.chain_len, k, why,
+	    sizeof(why)) == 0) {
+		s.reattestable = r.revision != 0;
+		own_svid_set(a, &s);
+	} else
+		log_kv(LOG_LEVEL_WARN, "agent", "cache: own SVID unusable; "
+		    "attesting again", "error", why, (const char *)NULL);
+	ownkey_unref(k);
+	mem_free(a->own_rec);
+	a->own_rec = NULL;
+	agent_go(a);
+	agent_schedule(a, 0);
 }
 
 void
@@ -481,6 +598,9 @@ agent_stop(struct agent *a, void (*done)(void *), void *arg)
 	bundleurl_cancel(a);
 	attest_free(a);
 	sync_free(a);
+	if (a->loader != NULL)
+		a->loader->a = NULL;
+	a->loader = NULL;
 	srvconn_free(a);
 	agent_reap_cb(a->loop, &reaper, 0);
 	ev_timer_stop(a->loop, &reaper);
@@ -509,6 +629,9 @@ agent_free(struct agent *a)
 	bundleurl_cancel(a);
 	attest_free(a);
 	sync_free(a);
+	if (a->loader != NULL)
+		a->loader->a = NULL;
+	a->loader = NULL;
 	srvconn_free(a);
 	if (reaper_init) {
 		agent_reap_cb(a->loop, &reaper, 0);
@@ -532,9 +655,8 @@ agent_free(struct agent *a)
 	for (i = 0; i < a->nfed; i++)
 		bundle_cleanup(&a->fed[i]);
 	mem_free(a->fed);
-	if (a->has_svid) {
-		mem_free(a->svid.chain);
-		mem_free_wipe(a->svid.key, a->svid.key_len);
-	}
+	own_svid_clear(a);
+	mem_free(a->own_rec);
+	ownkey_cleanup(a);
 	mem_free(a);
 }

@@ -6,7 +6,11 @@
  * Bundle/GetBundle. The SVID must verify to the trust domain's bundle
  * and carry our key; then it is stored and becomes the mTLS identity.
  * Used at first boot, when the server says the agent must attest again,
- * and for rotation of a reattestable agent (x509pop).
+ * and for rotation of a reattestable agent (x509pop, tpm_devid).
+ *
+ * With KeyManager "tpm" the key is made in the TPM and the CSR signed
+ * there, and tpm_devid's payload and answer come from the TPM: each of
+ * those is a worker job (r->job), and the run goes on when it is back.
  */
 #include "config.h"
 
@@ -18,7 +22,6 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "hal/key.h"
-#include "pki/cert.h"
 #include "rpc/client.h"
 #include "spire/api/server/agent/v1/agent.pb.h"
 #include "spire/api/types/types.pb.h"
@@ -31,14 +34,16 @@ struct attest_run {
 	struct agent		*a;
 	struct rpc_channel	*ch;
 	struct rpc_call		*call;
-	struct key		*key;
-	uint8_t			*pkcs8;
-	size_t			 pkcs8_len;
+	struct agent_key	*key;
+	uint8_t			*csr;
+	size_t			 csr_len;
+	struct devid_session	*devid;		/* tpm_devid */
 	struct buf		 chain;		/* the result's, concatenated */
 	int			 reattestable;
 	int			 got_result;
 	int			 rounds;
 	int			 unary;		/* GetBundle in flight */
+	int			 job;		/* a worker job holds the run */
 	char			 err[256];
 };
 
@@ -53,7 +58,18 @@ static void	attest_fail(struct attest_run *, enum grpc_status, int,
 static void	attest_finish(struct attest_run *);
 static void	attest_detach(struct attest_run *);
 static void	attest_release(struct attest_run *);
-static int	attest_request(struct attest_run *, struct buf *);
+static int	attest_request(struct attest_run *, const char *type,
+		    const char *payload, size_t len, struct buf *);
+static void	attest_key_made(void *, struct agent_key *, const char *);
+static void	attest_csr_made(void *, const uint8_t *, size_t,
+		    const char *);
+static void	attest_payload_made(void *, const char *, size_t,
+		    const char *);
+static void	attest_answer_made(void *, const char *, size_t,
+		    const char *);
+static void	attest_send(struct attest_run *, const char *type,
+		    const char *payload, size_t len);
+static int	attest_job_back(struct attest_run *);
 
 static const struct rpc_client_cbs attest_cbs = {
 	.on_message = attest_message,
@@ -64,10 +80,11 @@ static const struct rpc_client_cbs attest_cbs = {
 static void
 attest_release(struct attest_run *r)
 {
-	if (r->a != NULL || r->call != NULL || r->unary)
+	if (r->a != NULL || r->call != NULL || r->unary || r->job)
 		return;
-	key_free(r->key);
-	mem_free_wipe(r->pkcs8, r->pkcs8_len);
+	devid_close(r->devid);
+	ownkey_unref(r->key);
+	mem_free(r->csr);
 	buf_cleanup(&r->chain);
 	mem_free(r);
 }
@@ -100,63 +117,31 @@ attest_free(struct agent *a)
 		attest_detach(a->attest);
 }
 
+/* A job is back: 1 when the run goes on, 0 when it was let go. */
+static int
+attest_job_back(struct attest_run *r)
+{
+	r->job = 0;
+	if (r->a != NULL)
+		return 1;
+	attest_release(r);
+	return 0;
+}
+
 /* Params: the attestation data and the CSR. */
 static int
-attest_request(struct attest_run *r, struct buf *out)
+attest_request(struct attest_run *r, const char *type, const char *payload,
+    size_t len, struct buf *out)
 {
-	const struct agent_config	*cfg = r->a->cfg;
-	struct cert_name		 nm;
-	struct buf			 data, params, csrm, payload;
-	uint8_t				*subj = NULL, *csr = NULL;
-	size_t				 subj_len, csr_len;
-	const char			*type;
-	char				 tok[128];
-	int				 rc = -1;
+	struct buf	 data, params, csrm;
+	int		 rc = -1;
 
 	buf_init(&data, 1024 * 1024);
 	buf_init(&params, 1024 * 1024);
 	buf_init(&csrm, 64 * 1024);
-	buf_init(&payload, 1024 * 1024);
-	memset(&nm, 0, sizeof(nm));
-	nm.country[0] = "US";
-	nm.organization[0] = "SPIRE";
-	if (cert_name_encode(&nm, &subj, &subj_len) == -1 ||
-	    cert_csr_create(r->key, subj, subj_len, NULL, &csr,
-	    &csr_len) == -1) {
-		snprintf(r->err, sizeof(r->err), "cannot make the CSR");
-		goto out;
-	}
-	/* A join token, when given, wins over the NodeAttestor, as SPIRE. */
-	if (cfg->join_token != NULL && *cfg->join_token != '\0') {
-		type = "join_token";
-		if (buf_append(&payload, cfg->join_token,
-		    strlen(cfg->join_token)) == -1)
-			goto out;
-	} else if (cfg->plugin.node_attestor == AGENT_NA_NONE &&
-	    cfg->local != NULL && cfg->local->join_token != NULL) {
-		/* spirelet run: a fresh token from the server next door. */
-		type = "join_token";
-		if (cfg->local->join_token(cfg->local->arg, tok,
-		    sizeof(tok)) == -1) {
-			snprintf(r->err, sizeof(r->err), "the local server "
-			    "made no join token");
-			goto out;
-		}
-		if (buf_append(&payload, tok, strlen(tok)) == -1)
-			goto out;
-	} else if (cfg->plugin.node_attestor == AGENT_NA_X509POP) {
-		type = "x509pop";
-		if (x509pop_payload(&cfg->plugin.x509pop, &payload, r->err,
-		    sizeof(r->err)) == -1)
-			goto out;
-	} else {
-		snprintf(r->err, sizeof(r->err), "no join token and no "
-		    "NodeAttestor to attest with");
-		goto out;
-	}
 	if (pbw_string(&data, 1, type) == -1 ||
-	    pbw_bytes(&data, 2, buf_ptr(&payload), payload.len) == -1 ||
-	    pbw_bytes(&csrm, 1, csr, csr_len) == -1 ||
+	    pbw_bytes(&data, 2, payload, len) == -1 ||
+	    pbw_bytes(&csrm, 1, r->csr, r->csr_len) == -1 ||
 	    pbw_message(&params, 1, &data) == -1 ||
 	    pbw_message(&params, 2, &csrm) == -1 ||
 	    pbw_message(out, 1, &params) == -1) {
@@ -165,22 +150,33 @@ attest_request(struct attest_run *r, struct buf *out)
 	}
 	rc = 0;
 out:
-	mem_free(subj);
-	mem_free(csr);
+	mem_wipe(data.data, data.cap);
 	buf_cleanup(&data);
 	buf_cleanup(&params);
 	buf_cleanup(&csrm);
-	mem_wipe(payload.data, payload.cap);
-	buf_cleanup(&payload);
 	return rc;
+}
+
+/* A join token, when given, wins over the NodeAttestor, as SPIRE. */
+static int
+attest_by_token(const struct agent *a)
+{
+	return a->cfg->join_token != NULL && *a->cfg->join_token != '\0';
+}
+
+/* spirelet run: a fresh token from the server next door. */
+static int
+attest_by_local(const struct agent *a)
+{
+	return !attest_by_token(a) &&
+	    a->cfg->plugin.node_attestor == AGENT_NA_NONE &&
+	    a->cfg->local != NULL && a->cfg->local->join_token != NULL;
 }
 
 void
 attest_start(struct agent *a)
 {
 	struct attest_run	*r;
-	struct buf		 req;
-	enum key_err		 ke;
 
 	if (a->attest != NULL || a->stopping)
 		return;
@@ -198,40 +194,175 @@ attest_start(struct agent *a)
 	}
 	r->a = a;
 	buf_init(&r->chain, 256 * 1024);
-	buf_init(&req, 2 * 1024 * 1024);
 	a->attest = r;
 	log_kv(LOG_LEVEL_INFO, "agent", "attesting", "server",
-	    a->cfg->server_address, "attestor", (a->cfg->join_token != NULL &&
-	    *a->cfg->join_token != '\0') || (a->cfg->local != NULL &&
-	    a->cfg->plugin.node_attestor == AGENT_NA_NONE) ? "join_token" :
-	    agent_node_attestor_name(a->cfg->plugin.node_attestor),
-	    (const char *)NULL);
-	r->key = key_soft_generate(KEY_EC_P256, &ke);
-	if (r->key == NULL || key_export_pkcs8(r->key, &r->pkcs8,
-	    &r->pkcs8_len) != KEY_OK) {
-		snprintf(r->err, sizeof(r->err), "cannot make the agent key");
-		goto fail;
+	    a->cfg->server_address, "attestor", attest_by_token(a) ||
+	    attest_by_local(a) ? "join_token" : agent_node_attestor_name(
+	    a->cfg->plugin.node_attestor), (const char *)NULL);
+	if (!attest_by_token(a) && !attest_by_local(a) &&
+	    a->cfg->plugin.node_attestor == AGENT_NA_NONE) {
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "no join token and "
+		    "no NodeAttestor to attest with");
+		return;
 	}
-	if (attest_request(r, &req) == -1)
-		goto fail;
+	/* The key first (in the TPM: on the worker), then its CSR. */
+	r->job = 1;
+	if (ownkey_make(a, attest_key_made, r) == -1) {
+		r->job = 0;
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "cannot make the "
+		    "agent key");
+	}
+}
+
+static void
+attest_key_made(void *arg, struct agent_key *k, const char *err)
+{
+	struct attest_run	*r = arg;
+
+	if (!attest_job_back(r)) {
+		ownkey_unref(k);
+		return;
+	}
+	if (k == NULL) {
+		attest_fail(r, GRPC_STATUS_UNAVAILABLE, -1, err);
+		return;
+	}
+	r->key = k;
+	r->job = 1;
+	if (ownkey_csr(r->a, k, attest_csr_made, r) == -1) {
+		r->job = 0;
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "cannot make the CSR");
+	}
+}
+
+static void
+attest_csr_made(void *arg, const uint8_t *csr, size_t len, const char *err)
+{
+	struct attest_run	*r = arg;
+	struct agent		*a;
+	struct buf		 payload;
+	char			 tok[128];
+
+	if (!attest_job_back(r))
+		return;
+	a = r->a;
+	if (csr == NULL) {
+		attest_fail(r, GRPC_STATUS_UNAVAILABLE, -1, err);
+		return;
+	}
+	r->csr = mem_alloc(len);
+	if (r->csr == NULL) {
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "out of memory");
+		return;
+	}
+	memcpy(r->csr, csr, len);
+	r->csr_len = len;
+	if (attest_by_token(a)) {
+		attest_send(r, "join_token", a->cfg->join_token,
+		    strlen(a->cfg->join_token));
+		return;
+	}
+	if (attest_by_local(a)) {
+		if (a->cfg->local->join_token(a->cfg->local->arg, tok,
+		    sizeof(tok)) == -1) {
+			attest_fail(r, GRPC_STATUS_UNAVAILABLE, -1, "the "
+			    "local server made no join token");
+			return;
+		}
+		attest_send(r, "join_token", tok, strlen(tok));
+		return;
+	}
+	if (a->cfg->plugin.node_attestor == AGENT_NA_TPM_DEVID) {
+		r->job = 1;
+		r->devid = devid_start(a, attest_payload_made, r);
+		if (r->devid == NULL) {
+			r->job = 0;
+			attest_fail(r, GRPC_STATUS_INTERNAL, -1, "tpm_devid: "
+			    "cannot queue the TPM's work");
+		}
+		return;
+	}
+	buf_init(&payload, 1024 * 1024);
+	if (x509pop_payload(&a->cfg->plugin.x509pop, &payload, r->err,
+	    sizeof(r->err)) == -1)
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, r->err);
+	else
+		attest_send(r, "x509pop", (const char *)buf_ptr(&payload),
+		    payload.len);
+	buf_cleanup(&payload);
+}
+
+/* tpm_devid's payload, from the TPM. */
+static void
+attest_payload_made(void *arg, const char *payload, size_t len,
+    const char *err)
+{
+	struct attest_run	*r = arg;
+
+	if (!attest_job_back(r))
+		return;
+	if (payload == NULL) {
+		/* The TPM's trouble (absent, busy, lockout): retried. */
+		attest_fail(r, GRPC_STATUS_UNAVAILABLE, -1, err);
+		return;
+	}
+	attest_send(r, "tpm_devid", payload, len);
+}
+
+static void
+attest_send(struct attest_run *r, const char *type, const char *payload,
+    size_t len)
+{
+	struct agent	*a = r->a;
+	struct buf	 req;
+
+	buf_init(&req, 2 * 1024 * 1024);
+	if (attest_request(r, type, payload, len, &req) == -1) {
+		buf_cleanup(&req);
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, r->err);
+		return;
+	}
 	r->ch = srvconn_boot_channel(a);
 	if (r->ch == NULL) {
-		snprintf(r->err, sizeof(r->err), "cannot make a channel");
-		goto fail;
+		buf_cleanup(&req);
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "cannot make a "
+		    "channel");
+		return;
 	}
 	r->call = rpc_client_call(r->ch, ATTEST_PATH, NULL, 0,
 	    AGENT_RPC_TIMEOUT_SEC, 0, &attest_cbs, r);
 	if (r->call == NULL) {
-		snprintf(r->err, sizeof(r->err), "out of memory");
-		goto fail;
+		buf_cleanup(&req);
+		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "out of memory");
+		return;
 	}
 	if (rpc_call_send(r->call, buf_ptr(&req), req.len) != RPC_ERR_OK)
 		rpc_call_cancel(r->call);
 	buf_cleanup(&req);
-	return;
-fail:
-	buf_cleanup(&req);
-	attest_fail(r, GRPC_STATUS_INTERNAL, -1, r->err);
+}
+
+/* tpm_devid's answer to the challenge, from the TPM. */
+static void
+attest_answer_made(void *arg, const char *resp, size_t len,
+    const char *err)
+{
+	struct attest_run	*r = arg;
+	struct buf		 out;
+
+	if (!attest_job_back(r))
+		return;
+	if (r->call == NULL)
+		return;		/* the call ended meanwhile; its close ran */
+	if (resp == NULL) {
+		snprintf(r->err, sizeof(r->err), "%s", err);
+		rpc_call_cancel(r->call);
+		return;
+	}
+	buf_init(&out, 1024 * 1024);
+	if (pbw_bytes(&out, 2, resp, len) == -1 || rpc_call_send(r->call,
+	    buf_ptr(&out), out.len) != RPC_ERR_OK)
+		rpc_call_cancel(r->call);
+	buf_cleanup(&out);
 }
 
 static void
@@ -262,12 +393,23 @@ attest_message(struct rpc_call *call, const uint8_t *p, size_t len,
 		const pb_bytes_array_t *c = resp.step.challenge;
 
 		if (++r->rounds > ATTEST_ROUNDS_MAX || c == NULL ||
-		    r->a->cfg->plugin.node_attestor != AGENT_NA_X509POP ||
-		    (r->a->cfg->join_token != NULL &&
-		    *r->a->cfg->join_token != '\0')) {
+		    (r->a->cfg->plugin.node_attestor != AGENT_NA_X509POP &&
+		    r->devid == NULL) || attest_by_token(r->a)) {
 			snprintf(r->err, sizeof(r->err), "unexpected "
 			    "challenge from the server");
 			goto cancel;
+		}
+		if (r->devid != NULL) {
+			/* The TPM answers on the worker. */
+			r->job = 1;
+			if (devid_answer(r->devid, c->bytes, c->size,
+			    attest_answer_made, r) == -1) {
+				r->job = 0;
+				snprintf(r->err, sizeof(r->err), "tpm_devid: "
+				    "cannot answer the challenge now");
+				goto cancel;
+			}
+			goto out;
 		}
 		if (x509pop_respond(&r->a->cfg->plugin.x509pop, c->bytes,
 		    c->size, &m, r->err, sizeof(r->err)) == -1 ||
@@ -398,24 +540,22 @@ attest_finish(struct attest_run *r)
 	size_t			 spki_len;
 	char			 err[256];
 
-	spki = key_spki(r->key, &spki_len);
+	spki = key_spki(r->key->key, &spki_len);
 	if (srvconn_verify_svid(a, NULL, buf_ptr(&r->chain), r->chain.len,
 	    NULL,
 	    spki, spki_len, err, sizeof(err)) == -1 ||
 	    own_svid_from_chain(a, &s, buf_ptr(&r->chain), r->chain.len,
-	    r->pkcs8, r->pkcs8_len, err, sizeof(err)) == -1) {
+	    r->key, err, sizeof(err)) == -1) {
 		attest_fail(r, GRPC_STATUS_INTERNAL, -1, err);
 		return;
 	}
 	s.reattestable = r->reattestable;
-	if (a->has_svid) {
-		mem_free(a->svid.chain);
-		mem_free_wipe(a->svid.key, a->svid.key_len);
-	}
-	a->svid = s;
-	a->has_svid = 1;
+	own_svid_set(a, &s);
+	/* A cached SVID whose TPM key never loaded is replaced too. */
+	mem_free(a->own_rec);
+	a->own_rec = NULL;
 	log_kv(LOG_LEVEL_INFO, "agent", "node attestation was successful",
-	    "spiffe_id", a->svid.id, "reattestable", s.reattestable ?
+	    "spiffe_id", a->svid.id, "reattestable", a->svid.reattestable ?
 	    "true" : "false", (const char *)NULL);
 	attest_detach(r);
 	(void)cache_save_own_svid(a);

@@ -219,18 +219,17 @@ cache_bundle_decode(const uint8_t *p, size_t len, const char *td,
 
 /*
  * Fills s from a chain and key: the leaf must parse and carry one
- * SPIFFE ID, and the key must be the leaf's. The bytes are copied.
+ * SPIFFE ID, and the key must be the leaf's. The chain is copied, the
+ * key referenced.
  */
 int
 own_svid_from_chain(struct agent *a, struct agent_svid *s,
-    const uint8_t *chain, size_t chain_len, const uint8_t *key,
-    size_t key_len, char *err, size_t errlen)
+    const uint8_t *chain, size_t chain_len, struct agent_key *key,
+    char *err, size_t errlen)
 {
 	const uint8_t	*der[X509_CHAIN_MAX];
 	size_t		 lens[X509_CHAIN_MAX], n, spki_len;
 	struct x509_cert leaf;
-	struct key	*k;
-	enum key_err	 ke;
 	const uint8_t	*spki;
 
 	(void)a;
@@ -244,20 +243,12 @@ own_svid_from_chain(struct agent *a, struct agent_svid *s,
 		snprintf(err, errlen, "leaf has not exactly one URI SAN");
 		return -1;
 	}
-	k = key_soft_load(key, key_len, &ke);
-	if (k == NULL) {
-		snprintf(err, errlen, "key does not load: %s",
-		    key_strerror(ke));
-		return -1;
-	}
-	spki = key_spki(k, &spki_len);
+	spki = key_spki(key->key, &spki_len);
 	if (spki_len != leaf.spki.len || memcmp(spki, leaf.spki.p,
 	    spki_len) != 0) {
-		key_free(k);
 		snprintf(err, errlen, "the certificate's key is not ours");
 		return -1;
 	}
-	key_free(k);
 	memcpy(s->id, leaf.uris[0].p, leaf.uris[0].len);
 	s->id[leaf.uris[0].len] = '\0';
 	s->not_before = leaf.not_before;
@@ -265,18 +256,99 @@ own_svid_from_chain(struct agent *a, struct agent_svid *s,
 	s->rotate_at = rotation_time(leaf.not_before, leaf.not_after,
 	    rotation_random());
 	s->chain = mem_alloc(chain_len);
-	s->key = mem_alloc(key_len);
-	if (s->chain == NULL || s->key == NULL) {
-		mem_free(s->chain);
-		mem_free_wipe(s->key, key_len);
+	if (s->chain == NULL) {
 		memset(s, 0, sizeof(*s));
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	memcpy(s->chain, chain, chain_len);
 	s->chain_len = chain_len;
-	memcpy(s->key, key, key_len);
-	s->key_len = key_len;
+	s->key = ownkey_ref(key);
+	return 0;
+}
+
+/* s becomes the agent's SVID (taking what it holds); the old one goes. */
+void
+own_svid_set(struct agent *a, struct agent_svid *s)
+{
+	own_svid_clear(a);
+	a->svid = *s;
+	a->has_svid = 1;
+	memset(s, 0, sizeof(*s));
+}
+
+void
+own_svid_clear(struct agent *a)
+{
+	if (!a->has_svid)
+		return;
+	mem_free(a->svid.chain);
+	ownkey_unref(a->svid.key);
+	memset(&a->svid, 0, sizeof(a->svid));
+	a->has_svid = 0;
+}
+
+/* The software key of a cached SVID, loaded here and now. */
+struct own_load {
+	struct agent_key	*key;
+	char			 err[128];
+};
+
+static void
+cache_own_key(void *arg, struct agent_key *k, const char *err)
+{
+	struct own_load	*l = arg;
+
+	l->key = k;
+	if (k == NULL)
+		snprintf(l->err, sizeof(l->err), "%s", err);
+}
+
+/*
+ * The cached SVID (record r) with its key: a software key at once; a
+ * TPM key is loaded on the worker once the agent starts (the record is
+ * kept for it in a->own_rec). 0, or -1 with the reason in err.
+ */
+int
+cache_own_from_record(struct agent *a, const struct agent_svid_rec *r,
+    char *err, size_t errlen)
+{
+	struct agent_svid	 s;
+	struct own_load		 l;
+	int			 rc;
+
+	if (ownkey_is_tpm(r->key, r->key_len) && a->tpm_km == NULL) {
+		snprintf(err, errlen, "its key is in a TPM, and KeyManager "
+		    "is not \"tpm\"");
+		return -1;
+	}
+	if (ownkey_is_tpm(r->key, r->key_len)) {
+		struct buf	b;
+
+		buf_init(&b, 1024 * 1024);
+		if (cache_svid_encode(r, &b) == -1) {
+			buf_cleanup(&b);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		mem_free(a->own_rec);
+		a->own_rec = buf_take(&b, &a->own_rec_len);
+		buf_cleanup(&b);
+		return a->own_rec != NULL ? 0 : -1;
+	}
+	memset(&l, 0, sizeof(l));
+	if (ownkey_load(a, r->key, r->key_len, cache_own_key, &l) == -1 ||
+	    l.key == NULL) {
+		snprintf(err, errlen, "key does not load: %s", l.err);
+		return -1;
+	}
+	rc = own_svid_from_chain(a, &s, r->chain, r->chain_len, l.key, err,
+	    errlen);
+	ownkey_unref(l.key);
+	if (rc == -1)
+		return -1;
+	s.reattestable = r->revision != 0;
+	own_svid_set(a, &s);
 	return 0;
 }
 
@@ -285,8 +357,7 @@ cache_load_own(struct agent *a, struct store_txn *txn)
 {
 	struct store_val	 v;
 	struct agent_svid_rec	 r;
-	char			 err[128];
-	int			 reatt;
+	char			 err[256];
 
 	if (store_get(txn, CACHE_T_AGENT, "svid", 4, &v) != STORE_OK)
 		return;
@@ -295,15 +366,9 @@ cache_load_own(struct agent *a, struct store_txn *txn)
 		    "attesting again");
 		return;
 	}
-	reatt = r.revision != 0;
-	if (own_svid_from_chain(a, &a->svid, r.chain, r.chain_len, r.key,
-	    r.key_len, err, sizeof(err)) == -1) {
+	if (cache_own_from_record(a, &r, err, sizeof(err)) == -1)
 		log_kv(LOG_LEVEL_WARN, "agent", "cache: own SVID unusable; "
 		    "attesting again", "error", err, (const char *)NULL);
-		return;
-	}
-	a->svid.reattestable = reatt;
-	a->has_svid = 1;
 }
 
 static int
@@ -467,6 +532,7 @@ cache_load(struct agent *a)
 		a->ready = 1;
 	log_info("agent", "cache loaded: %zu entries, %zu federated bundles, "
 	    "own SVID %s", a->nentries, a->nfed, a->has_svid ? a->svid.id :
+	    a->own_rec != NULL ? "whose key is to load from the TPM" :
 	    "none");
 	return 0;
 }
@@ -486,8 +552,8 @@ cache_put_own(struct store_txn *txn, void *arg)
 	r.revision = a->svid.reattestable;
 	r.chain = a->svid.chain;
 	r.chain_len = a->svid.chain_len;
-	r.key = a->svid.key;
-	r.key_len = a->svid.key_len;
+	r.key = a->svid.key->stored;
+	r.key_len = a->svid.key->stored_len;
 	buf_init(&b, 1024 * 1024);
 	if (cache_svid_encode(&r, &b) == -1) {
 		buf_cleanup(&b);
@@ -513,6 +579,8 @@ cache_save_own_svid(struct agent *a)
 		    "error", store_strerror(e), (const char *)NULL);
 		return -1;
 	}
+	/* The record names the new key's blob: older blobs may go. */
+	ownkey_sweep(a);
 	return 0;
 }
 
@@ -553,5 +621,6 @@ cache_drop_own_svid(struct agent *a)
 		    "error", store_strerror(e), (const char *)NULL);
 		return -1;
 	}
+	ownkey_sweep(a);
 	return 0;
 }

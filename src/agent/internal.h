@@ -8,8 +8,10 @@
  *   selectors.c  selector sets and subset matching
  *   rotation.c   when to rotate, how long to back off (pure)
  *   srvconn.c    TLS to the server, channels, raw unary calls
- *   attest.c     node attestation (join_token, x509pop)
+ *   attest.c     node attestation (join_token, x509pop, tpm_devid)
  *   x509pop.c    x509pop's payload and challenge response
+ *   devid.c      tpm_devid's payload and answer, on the worker
+ *   ownkey.c     the agent's own key: software, or in the TPM
  *   sync.c       the sync cycle: entries, bundles, SVIDs, own SVID
  *   jwt.c        JWT-SVIDs on demand, cached until half life
  *   unixattest.c the unix workload attestor
@@ -41,7 +43,24 @@ struct rpc_health;
 struct store;
 
 struct tls_ctx;
+struct tls_identity;
 struct worker;
+struct key;
+struct agent_tpm;
+
+/*
+ * The agent's own SVID key (ownkey.c), shared by the SVID, TLS
+ * identities and jobs; loop thread only, freed with the last reference.
+ */
+struct agent_key {
+	struct key		*key;
+	struct agent_tpm	*tpm;	/* TPM keys: their chip, referenced */
+	char			*file;	/* TPM keys: the blob in data_dir */
+	uint8_t			*stored; /* what the cache keeps for it */
+	size_t			 stored_len;
+	unsigned		 refs;
+	LIST_ENTRY(agent_key)	 entry;	/* TPM keys: the live ones */
+};
 
 /* A registration entry as the agent keeps it. */
 struct agent_entry {
@@ -71,8 +90,7 @@ struct agent_entry {
 struct agent_svid {
 	uint8_t		*chain;		/* concatenated DER, leaf first */
 	size_t		 chain_len;
-	uint8_t		*key;		/* PKCS#8 DER */
-	size_t		 key_len;
+	struct agent_key *key;		/* referenced */
 	int64_t		 not_before;
 	int64_t		 expires;
 	int64_t		 rotate_at;
@@ -98,9 +116,11 @@ struct local_watch;
 struct sync_run;
 struct attest_run;
 struct bundleurl_job;
+struct own_loader;
 
 enum agent_state {
 	AGENT_IDLE,		/* no server configured: cache only */
+	AGENT_LOADING,		/* the cached SVID's TPM key is loading */
 	AGENT_ATTESTING,	/* no usable SVID: attesting */
 	AGENT_RUNNING,		/* has an SVID: syncing */
 	AGENT_STOPPED,		/* banned or stopping */
@@ -112,7 +132,15 @@ struct agent {
 	const struct agent_config	*cfg;
 	char				 td[SPIFFE_TD_MAX + 1];
 	struct store			*store;
-	int				 keep_keys;	/* KeyManager disk */
+	int				 keep_keys;	/* disk, tpm */
+	struct agent_tpm		*tpm_km;	/* KeyManager tpm's */
+	struct agent_tpm		*tpm_devid;	/* tpm_devid's */
+	/* A cached SVID whose TPM key loads on the worker. */
+	uint8_t				*own_rec;	/* its cache record */
+	size_t				 own_rec_len;
+	int				 own_loading;	/* a job is out */
+	struct own_loader		*loader;	/* that job's */
+	double				 load_backoff_ms;
 	struct rpc_server		*api;	/* the Workload API */
 	struct rpc_server		*admin;
 	struct rpc_health		*health;
@@ -211,6 +239,9 @@ double		 rotation_backoff_next(double cur_ms, double base_ms,
 double		 rotation_jitter(double ms, double r01);
 double		 rotation_random(void);
 
+/* agent.c: the cached SVID's TPM key, loaded on the worker. */
+void		 agent_load_own(struct agent *);
+
 /* cache.c */
 enum cache_table {
 	CACHE_T_AGENT,		/* "svid", "key": own identity; "synced" */
@@ -235,8 +266,11 @@ int		 chain_split(const uint8_t *, size_t, const uint8_t **der,
 		    size_t *lens, size_t max, size_t *n);
 int		 own_svid_from_chain(struct agent *, struct agent_svid *,
 		    const uint8_t *chain, size_t chain_len,
-		    const uint8_t *key, size_t key_len, char *err,
-		    size_t errlen);
+		    struct agent_key *key, char *err, size_t errlen);
+void		 own_svid_set(struct agent *, struct agent_svid *);
+int		 cache_own_from_record(struct agent *,
+		    const struct agent_svid_rec *, char *err, size_t errlen);
+void		 own_svid_clear(struct agent *);
 
 /* srvconn.c */
 int		 srvconn_init(struct agent *);
@@ -262,6 +296,52 @@ int		 srvconn_verify_svid(struct agent *, const struct bundle *with,
 		    size_t spki_len, char *err, size_t errlen);
 int		 srvconn_bundle_from_pb(const void *pb_bundle,
 		    struct bundle *out, char *err, size_t errlen);
+
+/* ownkey.c: the agent's own key, and the TPMs the plugins use. */
+int		 ownkey_init(struct agent *);
+void		 ownkey_cleanup(struct agent *);
+struct agent_tpm *agent_tpm_ref(struct agent_tpm *);
+void		 agent_tpm_unref(struct agent_tpm *);
+struct tpm;
+/* On the worker only: the TPM, opened at first use; NULL with err. */
+struct tpm	*agent_tpm_get(struct agent_tpm *, char *err, size_t errlen);
+/*
+ * done(arg, key, err) with a new reference (the callee's), or key NULL
+ * and the reason. Software keys answer before the call returns; TPM
+ * keys are made (and their blob saved) or loaded on the worker. 0 means
+ * done will run once; -1 that it will not.
+ */
+typedef void	(*ownkey_fn)(void *arg, struct agent_key *, const char *err);
+int		 ownkey_make(struct agent *, ownkey_fn, void *arg);
+/* A key from what the cache keeps for it (ownkey's stored bytes). */
+int		 ownkey_load(struct agent *, const uint8_t *stored, size_t len,
+		    ownkey_fn, void *arg);
+int		 ownkey_is_tpm(const uint8_t *stored, size_t len);
+struct agent_key *ownkey_ref(struct agent_key *);
+void		 ownkey_unref(struct agent_key *);
+/*
+ * The agent's CSR (C=US, O=SPIRE) signed by the key through
+ * key_sign_async: on the worker for a TPM key. done(arg, csr, len, err),
+ * the CSR borrowed for the call. 0 or -1, as ownkey_make.
+ */
+typedef void	(*ownkey_csr_fn)(void *arg, const uint8_t *csr, size_t len,
+		    const char *err);
+int		 ownkey_csr(struct agent *, struct agent_key *, ownkey_csr_fn,
+		    void *arg);
+/* Fills the key's part of a TLS identity; undo when it was refused. */
+void		 ownkey_identity(struct agent_key *, struct tls_identity *);
+void		 ownkey_identity_undo(struct tls_identity *);
+/* Removes the TPM blobs in data_dir that no live key uses. */
+void		 ownkey_sweep(struct agent *);
+
+/* devid.c: tpm_devid on the worker. */
+struct devid_session;
+typedef void	(*devid_fn)(void *arg, const char *msg, size_t len,
+		    const char *err);
+struct devid_session *devid_start(struct agent *, devid_fn, void *arg);
+int		 devid_answer(struct devid_session *, const uint8_t *, size_t,
+		    devid_fn, void *arg);
+void		 devid_close(struct devid_session *);
 
 /* attest.c */
 void		 attest_start(struct agent *);

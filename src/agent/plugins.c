@@ -46,6 +46,41 @@ static const struct conf_option x509pop_opts[] = {
 	    .help = "PEM private key of the certificate (EC P-256/P-384)" },
 };
 
+static const struct conf_option tpm_devid_opts[] = {
+	{ "devid_cert_path", CONF_OPT_STRING(struct agent_tpm_devid_config,
+	    devid_cert_path), .flags = CONF_REQUIRED,
+	    .help = "PEM DevID certificate, then its intermediates" },
+	{ "devid_password", CONF_OPT_STRING(struct agent_tpm_devid_config,
+	    devid_password),
+	    .help = "the DevID key's password, as provisioned" },
+	{ "devid_priv_path", CONF_OPT_STRING(struct agent_tpm_devid_config,
+	    devid_priv_path), .flags = CONF_REQUIRED,
+	    .help = "the DevID key's private blob (TPM2B_PRIVATE)" },
+	{ "devid_pub_path", CONF_OPT_STRING(struct agent_tpm_devid_config,
+	    devid_pub_path), .flags = CONF_REQUIRED,
+	    .help = "the DevID key's public blob (TPMT_PUBLIC)" },
+	{ "endorsement_hierarchy_password", CONF_OPT_STRING(
+	    struct agent_tpm_devid_config, endorsement_hierarchy_password),
+	    .help = "TPM endorsement hierarchy password" },
+	{ "owner_hierarchy_password", CONF_OPT_STRING(
+	    struct agent_tpm_devid_config, owner_hierarchy_password),
+	    .help = "TPM owner hierarchy password" },
+	{ "tpm_device_path", CONF_OPT_STRING(struct agent_tpm_devid_config,
+	    tpm_device_path), .check = check_abs_path,
+	    .help = "TPM device or swtpm socket (default: /dev/tpmrm0, else "
+	    "/dev/tpm0)" },
+};
+
+static const struct conf_option tpm_km_opts[] = {
+	{ "owner_hierarchy_password", CONF_OPT_STRING(
+	    struct agent_tpm_km_config, owner_hierarchy_password),
+	    .help = "TPM owner hierarchy password" },
+	{ "tpm_device_path", CONF_OPT_STRING(struct agent_tpm_km_config,
+	    tpm_device_path), .check = check_abs_path,
+	    .help = "TPM device or swtpm socket (default: tpm_devid's, else "
+	    "/dev/tpmrm0, else /dev/tpm0)" },
+};
+
 static const struct conf_option disk_opts[] = {
 	{ "directory", CONF_OPT_STRING(struct agent_disk_config, directory),
 	    .check = check_abs_path,
@@ -64,6 +99,9 @@ static const struct conf_option unix_opts[] = {
 
 static const struct conf_table x509pop_table =
     CONF_TABLE("x509pop", x509pop_opts);
+static const struct conf_table tpm_devid_table =
+    CONF_TABLE("tpm_devid", tpm_devid_opts);
+static const struct conf_table tpm_km_table = CONF_TABLE("tpm", tpm_km_opts);
 static const struct conf_table disk_table = CONF_TABLE("disk", disk_opts);
 static const struct conf_table unix_table = CONF_TABLE("unix", unix_opts);
 
@@ -71,7 +109,11 @@ static const struct agent_plugin_def agent_plugin_defs[] = {
 	{ "KeyManager", "disk", &disk_table,
 	    offsetof(struct agent_plugins, disk), AGENT_KM_DISK },
 	{ "KeyManager", "memory", NULL, 0, AGENT_KM_MEMORY },
+	{ "KeyManager", "tpm", &tpm_km_table,
+	    offsetof(struct agent_plugins, tpm_km), AGENT_KM_TPM },
 	{ "NodeAttestor", "join_token", NULL, 0, AGENT_NA_JOIN_TOKEN },
+	{ "NodeAttestor", "tpm_devid", &tpm_devid_table,
+	    offsetof(struct agent_plugins, tpm_devid), AGENT_NA_TPM_DEVID },
 	{ "NodeAttestor", "x509pop", &x509pop_table,
 	    offsetof(struct agent_plugins, x509pop), AGENT_NA_X509POP },
 	{ "WorkloadAttestor", "unix", &unix_table,
@@ -88,6 +130,8 @@ agent_node_attestor_name(enum agent_node_attestor na)
 		return "join_token";
 	case AGENT_NA_X509POP:
 		return "x509pop";
+	case AGENT_NA_TPM_DEVID:
+		return "tpm_devid";
 	default:
 		return "none";
 	}

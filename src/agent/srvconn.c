@@ -5,6 +5,8 @@
  * host name: the chain must lead to the trust domain's bundle and the
  * leaf be exactly spiffe://<td>/spire/server. The mTLS channel lives as
  * long as the SVID; rpc/client.c reconnects after the server's GOAWAY.
+ * With the agent's key in the TPM, the channel's handshakes sign on the
+ * worker (each wolfSSL step there, see doc/tpm.md), never on the loop.
  */
 #include "config.h"
 
@@ -193,6 +195,8 @@ srvconn_channel(struct agent *a, struct tls_ctx *tls)
 	o.target = target;
 	o.tls = tls;
 	o.msg_max = (size_t)a->cfg->max_message_size;
+	/* A TPM key's handshakes take their steps there, off the loop. */
+	o.worker = a->worker;
 	return rpc_channel_new(a->loop, &o);
 }
 
@@ -225,10 +229,11 @@ srvconn_set_identity(struct agent *a)
 	id.chain = der;
 	id.chain_len = lens;
 	id.nchain = n;
-	id.key = a->svid.key;
-	id.key_len = a->svid.key_len;
+	/* PKCS#8 for a software key; a TPM key signs through the TPM. */
+	ownkey_identity(a->svid.key, &id);
 	e = tls_ctx_set_identity(a->tls_mtls, &id);
 	if (e != TLS_OK) {
+		ownkey_identity_undo(&id);
 		log_kv(LOG_LEVEL_ERROR, "agent", "cannot use the agent SVID "
 		    "for TLS", "error", tls_strerror(e), (const char *)NULL);
 		return -1;

@@ -99,9 +99,7 @@ struct sync_run {
 	size_t			 ncsrs;
 	int			 svid_failed;
 	int			 more_svids;
-	struct key		*renew_key;
-	uint8_t			*renew_pkcs8;
-	size_t			 renew_pkcs8_len;
+	struct agent_key	*renew_key;
 	char			 err[256];
 };
 
@@ -134,6 +132,8 @@ static void	sync_commit(struct sync_run *);
 static void	sync_own_svid(struct sync_run *);
 static void	sync_renew_done(struct agent *, void *,
 		    const struct srv_result *);
+static void	sync_key_made(void *, struct agent_key *, const char *);
+static void	sync_csr_made(void *, const uint8_t *, size_t, const char *);
 static void	sync_end(struct sync_run *, int ok);
 
 static const struct rpc_client_cbs entries_cbs = {
@@ -182,8 +182,7 @@ sync_release(struct sync_run *r)
 	mem_free(r->fed);
 	strings_free(r->fed_tds, r->nfed_tds);
 	csr_items_free(r->csrs, r->ncsrs);
-	key_free(r->renew_key);
-	mem_free_wipe(r->renew_pkcs8, r->renew_pkcs8_len);
+	ownkey_unref(r->renew_key);
 	mem_free(r);
 }
 
@@ -1198,11 +1197,6 @@ static void
 sync_own_svid(struct sync_run *r)
 {
 	struct agent	*a = r->a;
-	struct cert_name nm;
-	struct buf	 req, p;
-	uint8_t		*subj = NULL, *csr = NULL;
-	size_t		 subj_len, csr_len;
-	enum key_err	 ke;
 
 	if (!a->has_svid || a->svid.rotate_at > agent_now(a)) {
 		sync_end(r, !r->svid_failed);
@@ -1215,26 +1209,67 @@ sync_own_svid(struct sync_run *r)
 		return;
 	}
 	log_info("agent", "agent SVID is due: renewing");
-	r->renew_key = key_soft_generate(KEY_EC_P256, &ke);
-	memset(&nm, 0, sizeof(nm));
-	nm.country[0] = "US";
-	nm.organization[0] = "SPIRE";
+	/* A new key (in the TPM: made on the worker), then its CSR. */
+	r->job = 1;
+	if (ownkey_make(a, sync_key_made, r) == -1) {
+		r->job = 0;
+		log_warnx("agent", "cannot make the new agent key");
+		sync_end(r, 0);
+	}
+}
+
+static void
+sync_key_made(void *arg, struct agent_key *k, const char *err)
+{
+	struct sync_run	*r = arg;
+
+	r->job = 0;
+	if (r->a == NULL) {
+		ownkey_unref(k);
+		sync_release(r);
+		return;
+	}
+	if (k == NULL) {
+		log_kv(LOG_LEVEL_ERROR, "agent", "cannot renew the agent SVID",
+		    "error", err, (const char *)NULL);
+		sync_end(r, 0);
+		return;
+	}
+	r->renew_key = k;
+	r->job = 1;
+	if (ownkey_csr(r->a, k, sync_csr_made, r) == -1) {
+		r->job = 0;
+		sync_end(r, 0);
+	}
+}
+
+static void
+sync_csr_made(void *arg, const uint8_t *csr, size_t len, const char *err)
+{
+	struct sync_run	*r = arg;
+	struct buf	 req, p;
+
+	r->job = 0;
+	if (r->a == NULL) {
+		sync_release(r);
+		return;
+	}
+	if (csr == NULL) {
+		log_kv(LOG_LEVEL_ERROR, "agent", "cannot renew the agent SVID",
+		    "error", err, (const char *)NULL);
+		sync_end(r, 0);
+		return;
+	}
 	buf_init(&req, 64 * 1024);
 	buf_init(&p, 64 * 1024);
-	if (r->renew_key == NULL || key_export_pkcs8(r->renew_key,
-	    &r->renew_pkcs8, &r->renew_pkcs8_len) != KEY_OK ||
-	    cert_name_encode(&nm, &subj, &subj_len) == -1 ||
-	    cert_csr_create(r->renew_key, subj, subj_len, NULL, &csr,
-	    &csr_len) == -1 || pbw_bytes(&p, 1, csr, csr_len) == -1 ||
+	if (pbw_bytes(&p, 1, csr, len) == -1 ||
 	    pbw_message(&req, 1, &p) == -1 ||
-	    srvconn_unary(a, a->chan, RENEW_PATH, &req, sync_renew_done,
+	    srvconn_unary(r->a, r->a->chan, RENEW_PATH, &req, sync_renew_done,
 	    r) == -1) {
 		log_warnx("agent", "cannot build the RenewAgent request");
 		sync_end(r, 0);
 	} else
 		r->unary = 1;
-	mem_free(subj);
-	mem_free(csr);
 	buf_cleanup(&p);
 	buf_cleanup(&req);
 }
@@ -1277,20 +1312,18 @@ sync_renew_done(struct agent *a, void *arg, const struct srv_result *res)
 			snprintf(err, sizeof(err), "SVID chain unusable");
 			goto fail;
 		}
-	spki = key_spki(r->renew_key, &sl);
+	spki = key_spki(r->renew_key->key, &sl);
 	if (srvconn_verify_svid(r->a, NULL, buf_ptr(&chain), chain.len,
 	    r->a->svid.id, spki, sl, err, sizeof(err)) == -1 ||
 	    own_svid_from_chain(r->a, &s, buf_ptr(&chain), chain.len,
-	    r->renew_pkcs8, r->renew_pkcs8_len, err, sizeof(err)) == -1)
+	    r->renew_key, err, sizeof(err)) == -1)
 		goto fail;
 	pb_release(spire_api_server_agent_v1_RenewAgentResponse_fields, &m);
 	buf_cleanup(&chain);
-	mem_free(r->a->svid.chain);
-	mem_free_wipe(r->a->svid.key, r->a->svid.key_len);
 	s.reattestable = 0;
-	r->a->svid = s;
+	own_svid_set(r->a, &s);
 	log_kv(LOG_LEVEL_INFO, "agent", "agent SVID renewed", "spiffe_id",
-	    s.id, (const char *)NULL);
+	    r->a->svid.id, (const char *)NULL);
 	(void)cache_save_own_svid(r->a);
 	if (srvconn_set_identity(r->a) == -1)
 		log_warnx("agent", "cannot present the renewed SVID");
@@ -1359,7 +1392,8 @@ sync_handle_denied(struct agent *a, int reason, const char *msg)
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_NOT_ACTIVE:
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_MUST_REATTEST:
 		/* spirelet run's local server gives a new token. */
-		if ((a->cfg->plugin.node_attestor != AGENT_NA_X509POP ||
+		if (((a->cfg->plugin.node_attestor != AGENT_NA_X509POP &&
+		    a->cfg->plugin.node_attestor != AGENT_NA_TPM_DEVID) ||
 		    (a->cfg->join_token != NULL && *a->cfg->join_token)) &&
 		    !(a->cfg->local != NULL && a->cfg->local->join_token !=
 		    NULL && (a->cfg->join_token == NULL ||

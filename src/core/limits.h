@@ -143,6 +143,7 @@
 #define AGENT_SYNC_BACKOFF_MAX_MS (8 * 60 * 1000) /* SPIRE's cap; also at
 					 * most 48 sync intervals */
 #define AGENT_BUNDLE_FILE_MAX	(1024 * 1024) /* bytes of a trust bundle file */
+#define AGENT_TPM_PATH_MAX	4096	/* bytes of a TPM device or blob path */
 #define AGENT_RESPONSE_MAX	(4 * 1024 * 1024) /* bytes of one Workload API
 					 * response */
 

@@ -50,8 +50,9 @@ static int	digest(enum key_type, const uint8_t *, size_t, uint8_t *,
 static void	ext_begin(struct der_w *, const uint8_t *, size_t, int);
 static void	ext_end(struct der_w *);
 static void	write_san(struct der_w *, const struct cert_template *);
-static int	sign_wrap(struct der_w *, struct key *, const uint8_t *,
-		    size_t);
+static int	tbs_digest(struct cert_tbs *);
+static int	tbs_sign_now(const struct cert_tbs *, struct key *,
+		    uint8_t **, size_t *);
 
 /* Go writes PrintableString when every byte allows it, else UTF8. */
 static int
@@ -197,44 +198,90 @@ write_san(struct der_w *w, const struct cert_template *t)
 	der_w_end(w);
 }
 
-/*
- * w holds a to-be-signed structure (TBSCertificate or
- * CertificationRequestInfo): wraps it as SEQUENCE { tbs, alg, sig }.
- */
+/* The digest the signing key must sign, from out->tbs and out->type. */
 static int
-sign_wrap(struct der_w *w, struct key *k, const uint8_t *tbs, size_t len)
+tbs_digest(struct cert_tbs *out)
 {
-	uint8_t		 md[WC_SHA384_DIGEST_SIZE], sig[KEY_SIG_MAX];
-	size_t		 mdlen, siglen = sizeof(sig);
+	if (digest(out->type, out->tbs, out->tbs_len, out->digest,
+	    &out->digest_len) == -1) {
+		log_warnx("pki", "cannot hash the to-be-signed bytes");
+		return -1;
+	}
+	return 0;
+}
+
+void
+cert_tbs_cleanup(struct cert_tbs *t)
+{
+	mem_free(t->tbs);
+	memset(t, 0, sizeof(*t));
+}
+
+/* SEQUENCE { tbs, algorithm, signature }: the signed structure. */
+int
+cert_tbs_finish(const struct cert_tbs *t, const uint8_t *sig, size_t siglen,
+    uint8_t **out, size_t *outlen)
+{
+	struct der_w	 w;
+
+	der_w_init(&w, CERT_DER_MAX);
+	der_w_begin(&w, DER_SEQUENCE);
+	der_w_raw(&w, t->tbs, t->tbs_len);
+	sig_alg(&w, t->type);
+	der_w_bits(&w, sig, siglen);
+	der_w_end(&w);
+	if (der_w_finish(&w, out, outlen) == -1) {
+		log_warnx("pki", "signed structure too large to encode");
+		return -1;
+	}
+	return 0;
+}
+
+/* Signs a made to-be-signed structure with k, here and now. */
+static int
+tbs_sign_now(const struct cert_tbs *t, struct key *k, uint8_t **out,
+    size_t *outlen)
+{
+	uint8_t		 sig[KEY_SIG_MAX];
+	size_t		 siglen = sizeof(sig);
 	enum key_err	 e;
 
-	if (digest(key_get_type(k), tbs, len, md, &mdlen) == -1)
-		return -1;
-	e = key_sign(k, md, mdlen, sig, &siglen);
+	e = key_sign(k, t->digest, t->digest_len, sig, &siglen);
 	if (e != KEY_OK) {
 		log_warnx("pki", "signing failed: %s", key_strerror(e));
 		return -1;
 	}
-	der_w_begin(w, DER_SEQUENCE);
-	der_w_raw(w, tbs, len);
-	sig_alg(w, key_get_type(k));
-	der_w_bits(w, sig, siglen);
-	der_w_end(w);
-	return 0;
+	return cert_tbs_finish(t, sig, siglen, out, outlen);
 }
 
 int
 cert_sign(const struct cert_template *t, struct key *issuer_key,
     const uint8_t *issuer, size_t issuer_len, uint8_t **out, size_t *outlen)
 {
-	struct der_w	 w, c;
+	struct cert_tbs	 tbs;
+	int		 rc;
+
+	if (cert_tbs_make(t, key_get_type(issuer_key), issuer, issuer_len,
+	    &tbs) == -1)
+		return -1;
+	rc = tbs_sign_now(&tbs, issuer_key, out, outlen);
+	cert_tbs_cleanup(&tbs);
+	return rc;
+}
+
+int
+cert_tbs_make(const struct cert_template *t, enum key_type issuer_type,
+    const uint8_t *issuer, size_t issuer_len, struct cert_tbs *out)
+{
+	struct der_w	 w;
 	struct x509_cert iv;
 	const uint8_t	*iname, *aki = NULL, *bits;
-	uint8_t		*tbs = NULL, ski[WC_SHA_DIGEST_SIZE], ku[2];
-	size_t		 iname_len, aki_len = 0, nbits, tbs_len, kul;
+	uint8_t		 ski[WC_SHA_DIGEST_SIZE], ku[2];
+	size_t		 iname_len, aki_len = 0, nbits, kul;
 	unsigned	 v;
-	int		 rc = -1;
 
+	memset(out, 0, sizeof(*out));
+	out->type = issuer_type;
 	if (t->serial_len == 0 || t->spki == NULL || t->subject == NULL ||
 	    t->ndns > CERT_DNS_MAX)
 		return -1;
@@ -265,7 +312,7 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 	der_w_small_uint(&w, 2);			/* v3 */
 	der_w_end(&w);
 	der_w_uint(&w, t->serial, t->serial_len);
-	sig_alg(&w, key_get_type(issuer_key));
+	sig_alg(&w, issuer_type);
 	der_w_raw(&w, iname, iname_len);
 	der_w_begin(&w, DER_SEQUENCE);
 	der_w_time(&w, t->not_before);
@@ -328,19 +375,15 @@ cert_sign(const struct cert_template *t, struct key *issuer_key,
 	der_w_end(&w);
 	der_w_end(&w);
 	der_w_end(&w);
-	if (der_w_finish(&w, &tbs, &tbs_len) == -1) {
+	if (der_w_finish(&w, &out->tbs, &out->tbs_len) == -1) {
 		log_warnx("pki", "certificate too large to encode");
 		return -1;
 	}
-
-	der_w_init(&c, CERT_DER_MAX);
-	if (sign_wrap(&c, issuer_key, tbs, tbs_len) == 0 &&
-	    der_w_finish(&c, out, outlen) == 0)
-		rc = 0;
-	else
-		der_w_cleanup(&c);
-	mem_free(tbs);
-	return rc;
+	if (tbs_digest(out) == -1) {
+		cert_tbs_cleanup(out);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -356,13 +399,30 @@ cert_csr_create_sans(struct key *k, const uint8_t *subject,
     size_t subject_len, const char *uri, const char *const *dns,
     size_t ndns, uint8_t **out, size_t *outlen)
 {
-	struct der_w	 w, c;
+	struct cert_tbs	 tbs;
 	const uint8_t	*spki;
-	uint8_t		*info = NULL;
-	size_t		 spki_len, info_len, i;
-	int		 rc = -1;
+	size_t		 spki_len;
+	int		 rc;
 
 	spki = key_spki(k, &spki_len);
+	if (cert_csr_tbs_make(spki, spki_len, key_get_type(k), subject,
+	    subject_len, uri, dns, ndns, &tbs) == -1)
+		return -1;
+	rc = tbs_sign_now(&tbs, k, out, outlen);
+	cert_tbs_cleanup(&tbs);
+	return rc;
+}
+
+int
+cert_csr_tbs_make(const uint8_t *spki, size_t spki_len, enum key_type type,
+    const uint8_t *subject, size_t subject_len, const char *uri,
+    const char *const *dns, size_t ndns, struct cert_tbs *out)
+{
+	struct der_w	 w;
+	size_t		 i;
+
+	memset(out, 0, sizeof(*out));
+	out->type = type;
 	der_w_init(&w, CERT_DER_MAX);
 	der_w_begin(&w, DER_SEQUENCE);
 	der_w_small_uint(&w, 0);
@@ -390,16 +450,13 @@ cert_csr_create_sans(struct key *k, const uint8_t *subject,
 	}
 	der_w_end(&w);
 	der_w_end(&w);
-	if (der_w_finish(&w, &info, &info_len) == -1)
+	if (der_w_finish(&w, &out->tbs, &out->tbs_len) == -1)
 		return -1;
-	der_w_init(&c, CERT_DER_MAX);
-	if (sign_wrap(&c, k, info, info_len) == 0 &&
-	    der_w_finish(&c, out, outlen) == 0)
-		rc = 0;
-	else
-		der_w_cleanup(&c);
-	mem_free(info);
-	return rc;
+	if (tbs_digest(out) == -1) {
+		cert_tbs_cleanup(out);
+		return -1;
+	}
+	return 0;
 }
 
 enum cert_csr_err

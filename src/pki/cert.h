@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
-struct key;
+#include "hal/key.h"
 
 /* Key usage bits, numbered as in RFC 5280. */
 #define CERT_KU_DIGITAL_SIGNATURE	(1u << 0)
@@ -77,6 +77,49 @@ int	cert_random_serial(struct cert_template *)
 int	cert_sign(const struct cert_template *, struct key *issuer_key,
 	    const uint8_t *issuer, size_t issuer_len, uint8_t **out,
 	    size_t *outlen) __attribute__((warn_unused_result));
+
+/*
+ * Two-phase signing, for an issuer whose key signs later, on another
+ * thread (key_sign_async: the TPM): the to-be-signed bytes and the
+ * digest its key must sign are made here, on the caller's thread, and
+ * the signed structure is assembled once the signature is in.
+ * cert_sign and cert_csr_create are these two steps with key_sign
+ * between them.
+ */
+struct cert_tbs {
+	uint8_t		*tbs;		/* DER, owned: free with cleanup */
+	size_t		 tbs_len;
+	enum key_type	 type;		/* of the key that signs */
+	uint8_t		 digest[48];	/* what that key signs */
+	size_t		 digest_len;
+};
+
+/*
+ * The TBSCertificate of a template for an issuer key of issuer_type
+ * (issuer as for cert_sign), and its digest, into out. 0, or -1
+ * (logged) with nothing left to clean up.
+ */
+int	cert_tbs_make(const struct cert_template *, enum key_type issuer_type,
+	    const uint8_t *issuer, size_t issuer_len, struct cert_tbs *out)
+	    __attribute__((warn_unused_result));
+/*
+ * The CertificationRequestInfo of a request for spki (a key of type,
+ * which signs it), as cert_csr_create_sans makes it. 0 or -1.
+ */
+int	cert_csr_tbs_make(const uint8_t *spki, size_t spki_len,
+	    enum key_type type, const uint8_t *subject, size_t subject_len,
+	    const char *uri, const char *const *dns, size_t ndns,
+	    struct cert_tbs *out) __attribute__((warn_unused_result));
+/*
+ * The certificate or request from its to-be-signed bytes and the
+ * signature (DER ECDSA, as key_sign gives it): a new buffer (mem_free).
+ * 0 or -1. The tbs stays the caller's to clean up.
+ */
+int	cert_tbs_finish(const struct cert_tbs *, const uint8_t *sig,
+	    size_t siglen, uint8_t **out, size_t *outlen)
+	    __attribute__((warn_unused_result));
+/* Frees what cert_tbs_make made; accepts a zeroed struct. */
+void	cert_tbs_cleanup(struct cert_tbs *);
 
 /*
  * A PKCS#10 request for key's public key, with subject (Name DER) and an

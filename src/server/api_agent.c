@@ -11,6 +11,7 @@
 
 #include <pb_decode.h>
 
+#include "attest/tpmdevid.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "hal/rand.h"
@@ -30,19 +31,6 @@
 #define ATTEST_RESPONSE_TAG	\
     spire_api_server_agent_v1_AttestAgentRequest_challenge_response_tag
 
-/* An AttestAgent stream in progress. */
-struct attest {
-	struct server		*s;
-	int			 step;		/* 0: params, 1: challenge */
-	int			 done;
-	uint8_t			*csr;		/* copied from params */
-	size_t			 csr_len;
-	char			 addr[80];
-	/* x509pop, between challenge and response. */
-	struct x509pop_payload	 pop;
-	uint8_t			 nonce[X509POP_NONCE_LEN];
-};
-
 /* What node attestation found: the agent and its selectors. */
 struct attested {
 	char			 id[SPIFFE_ID_MAX + 1];
@@ -54,11 +42,35 @@ struct attested {
 	char			 token[256];	/* join_token: to take */
 };
 
+/* An AttestAgent stream in progress. */
+struct attest {
+	struct server		*s;
+	int			 step;		/* 0: params, 1: challenge */
+	int			 done;
+	uint8_t			*csr;		/* copied from params */
+	size_t			 csr_len;
+	char			 addr[80];
+	/* x509pop, between challenge and response. */
+	struct x509pop_payload	 pop;
+	uint8_t			 nonce[X509POP_NONCE_LEN];
+	/* tpm_devid, between challenge and response. */
+	struct tpmdevid_server	*devid;
+	/*
+	 * The agent SVID being signed (the CA key may sign on the worker):
+	 * the stream waits; a cancel meanwhile is answered afterwards.
+	 */
+	int			 signing;
+	int			 cancelled;
+	struct rpc_call		*call;
+	struct attested		 at;
+};
+
 static void	attest_free(struct attest *);
 static void	attest_finish(struct rpc_call *, struct attest *,
 		    enum grpc_status, const char *);
 static void	attested_cleanup(struct attested *);
 static int	attested_add(struct attested *, const char *, const char *);
+static void	attest_signed(void *, int, const struct ca_svid *);
 
 static void
 attest_free(struct attest *a)
@@ -67,6 +79,8 @@ attest_free(struct attest *a)
 		return;
 	mem_free(a->csr);
 	x509pop_payload_free(&a->pop);
+	tpmdevid_server_free(a->devid);
+	attested_cleanup(&a->at);
 	mem_free(a);
 }
 
@@ -75,11 +89,12 @@ attest_finish(struct rpc_call *call, struct attest *a, enum grpc_status code,
     const char *msg)
 {
 	a->done = 1;
+	/* The call is gone once finished: let go of it first. */
+	rpc_call_set_data(call, NULL);
 	if (code == GRPC_STATUS_OK)
 		rpc_call_finish(call, code, NULL, NULL, 0);
 	else
 		srv_fail(call, code, msg);
-	rpc_call_set_data(call, NULL);
 	attest_free(a);
 }
 
@@ -221,21 +236,20 @@ out:
 	return e;
 }
 
-/* Signs the agent SVID, stores the node, answers the result. */
+/*
+ * The agent passed its attestor: checks, then its SVID is signed (on
+ * the worker when the CA key is in the TPM) and attest_signed goes on.
+ * Takes what *at holds (the caller's cleanup of it is then a no-op).
+ */
 static void
 attest_complete(struct rpc_call *call, struct attest *a, struct attested *at)
 {
 	struct server				*s = a->s;
-	spire_api_server_agent_v1_AttestAgentResponse resp;
 	struct cert_csr				 csr;
-	struct ca_svid				 svid;
 	struct attest_txn			 t;
 	struct spiffe_id			 id;
 	enum store_err				 e;
-	enum rpc_err				 re;
 
-	memset(&svid, 0, sizeof(svid));
-	memset(&resp, 0, sizeof(resp));
 	if (spiffe_id_parse(at->id, strlen(at->id), &id) != SPIFFE_OK ||
 	    !spiffe_id_member_of(&id, &s->td)) {
 		attest_finish(call, a, GRPC_STATUS_INTERNAL,
@@ -269,14 +283,50 @@ attest_complete(struct rpc_call *call, struct attest *a, struct attested *at)
 		    "failed to parse CSR");
 		return;
 	}
-	if (ca_sign_x509svid(s->ca, csr.spki, csr.spki_len, at->id, NULL, 0,
-	    (s->cfg->agent_ttl > 0 ? s->cfg->agent_ttl :
-	    s->cfg->default_x509_svid_ttl) / 1000, &svid) == -1) {
+	a->at = *at;
+	memset(at, 0, sizeof(*at));
+	a->call = call;
+	a->signing = 1;
+	if (ca_sign_x509svid_async(s->ca, csr.spki, csr.spki_len, a->at.id,
+	    NULL, 0, (s->cfg->agent_ttl > 0 ? s->cfg->agent_ttl :
+	    s->cfg->default_x509_svid_ttl) / 1000, attest_signed, a) == -1) {
+		a->signing = 0;
+		attest_finish(call, a, GRPC_STATUS_INTERNAL,
+		    "failed to sign X509 SVID");
+	}
+}
+
+/* The agent SVID is signed (or not): store the node, answer. */
+static void
+attest_signed(void *arg, int rc, const struct ca_svid *svid)
+{
+	struct attest				*a = arg;
+	struct server				*s = a->s;
+	struct rpc_call				*call = a->call;
+	spire_api_server_agent_v1_AttestAgentResponse resp;
+	struct attested				*at = &a->at;
+	struct attest_txn			 t;
+	enum store_err				 e;
+	enum rpc_err				 re;
+
+	a->signing = 0;
+	if (a->cancelled) {
+		/* The stream went away meanwhile: finishing is a no-op. */
+		a->done = 1;
+		rpc_call_set_data(call, NULL);
+		rpc_call_finish(call, GRPC_STATUS_CANCELLED, NULL, NULL, 0);
+		attest_free(a);
+		return;
+	}
+	if (rc == -1) {
 		attest_finish(call, a, GRPC_STATUS_INTERNAL,
 		    "failed to sign X509 SVID");
 		return;
 	}
-	t.svid = &svid;
+	memset(&resp, 0, sizeof(resp));
+	memset(&t, 0, sizeof(t));
+	t.at = at;
+	t.svid = svid;
 	e = store_txn_run(s->store, attest_store_txn, &t);
 	if (t.code != 0) {
 		log_kv(LOG_LEVEL_INFO, "api", "attestation refused", "agent",
@@ -293,21 +343,20 @@ attest_complete(struct rpc_call *call, struct attest *a, struct attested *at)
 	resp.which_step = ATTEST_RESULT_TAG;
 	resp.step.result.has_svid = true;
 	resp.step.result.reattestable = at->reattestable;
-	if (srv_svid_pb(&svid, at->id, &resp.step.result.svid) == -1) {
+	if (srv_svid_pb(svid, at->id, &resp.step.result.svid) == -1) {
 		attest_finish(call, a, GRPC_STATUS_INTERNAL, "out of memory");
 		goto out;
 	}
 	re = rpc_call_send_pb(call,
 	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp);
 	log_kv(LOG_LEVEL_INFO, "api", "agent attested", "agent", at->id,
-	    "type", at->type, "addr", a->addr, "serial", svid.serial,
+	    "type", at->type, "addr", a->addr, "serial", svid->serial,
 	    (const char *)NULL);
 	attest_finish(call, a, re == RPC_ERR_OK ? GRPC_STATUS_OK :
 	    GRPC_STATUS_INTERNAL, "cannot send the result");
 out:
 	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
 	    &resp);
-	ca_svid_cleanup(&svid);
 }
 
 static void
@@ -538,6 +587,95 @@ fail:
 	attest_finish(call, a, GRPC_STATUS_INTERNAL, "failed to attest");
 }
 
+/* A tpm_devid refusal: logged with its reason, INVALID_ARGUMENT. */
+static void
+attest_devid_refuse(struct rpc_call *call, struct attest *a,
+    const char *stage, enum tpmdevid_err e)
+{
+	char	msg[300];
+
+	log_kv(LOG_LEVEL_INFO, "api", "tpm_devid attestation refused",
+	    "addr", a->addr, "stage", stage, "error", tpmdevid_strerror(e),
+	    (const char *)NULL);
+	snprintf(msg, sizeof(msg), "failed to attest: tpm_devid: %s",
+	    tpmdevid_strerror(e));
+	attest_finish(call, a, GRPC_STATUS_INVALID_ARGUMENT, msg);
+}
+
+/* The payload: DevID chain, EK certificate, AK, certification. */
+static void
+attest_devid_start(struct rpc_call *call, struct attest *a,
+    const pb_bytes_array_t *payload)
+{
+	spire_api_server_agent_v1_AttestAgentResponse resp;
+	char			*ch = NULL;
+	size_t			 chlen;
+	int			 e;
+
+	e = srv_devid_start(a->s, payload->bytes, payload->size, &a->devid,
+	    &ch, &chlen);
+	if (e != TPMDEVID_OK) {
+		attest_devid_refuse(call, a, "payload",
+		    (enum tpmdevid_err)e);
+		return;
+	}
+	memset(&resp, 0, sizeof(resp));
+	resp.which_step =
+	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
+	resp.step.challenge = pbu_bytes(ch, chlen);
+	mem_free(ch);
+	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
+	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
+	    RPC_ERR_OK) {
+		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
+		    &resp);
+		attest_finish(call, a, GRPC_STATUS_INTERNAL,
+		    "cannot send the challenge");
+		return;
+	}
+	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
+	    &resp);
+	a->step = 1;
+}
+
+/* The response: the nonce's signature and the activated credential. */
+static void
+attest_devid_response(struct rpc_call *call, struct attest *a,
+    const pb_bytes_array_t *r)
+{
+	struct attested		 at;
+	const char *const	*sel;
+	enum tpmdevid_err	 e;
+	size_t			 i, n;
+
+	if (r == NULL) {
+		attest_devid_refuse(call, a, "response",
+		    TPMDEVID_ERR_RESPONSE);
+		return;
+	}
+	e = tpmdevid_server_finish(a->devid, r->bytes, r->size);
+	if (e != TPMDEVID_OK) {
+		attest_devid_refuse(call, a, "response", e);
+		return;
+	}
+	memset(&at, 0, sizeof(at));
+	if (snprintf(at.id, sizeof(at.id), "%s%s", a->s->td_id,
+	    tpmdevid_server_agent_path(a->devid)) >= (int)sizeof(at.id))
+		goto fail;
+	at.type = TPMDEVID_NAME;
+	at.reattestable = 1;
+	n = tpmdevid_server_selectors(a->devid, &sel);
+	for (i = 0; i < n; i++)
+		if (attested_add(&at, TPMDEVID_NAME, sel[i]) == -1)
+			goto fail;
+	attest_complete(call, a, &at);
+	attested_cleanup(&at);
+	return;
+fail:
+	attested_cleanup(&at);
+	attest_finish(call, a, GRPC_STATUS_INTERNAL, "failed to attest");
+}
+
 /* Whether addr may attest now (1 per second); records the attempt. */
 static int
 attest_allowed(struct server *s, const char *addr)
@@ -608,7 +746,7 @@ attest_on_message(struct rpc_call *call, const uint8_t *msg, size_t len,
 	int			 local;
 
 	(void)arg;
-	if (a == NULL || a->done)
+	if (a == NULL || a->done || a->signing)
 		return;
 	memset(&r, 0, sizeof(r));
 	if (rpc_decode(msg, len,
@@ -621,6 +759,9 @@ attest_on_message(struct rpc_call *call, const uint8_t *msg, size_t len,
 		if (r.which_step != ATTEST_RESPONSE_TAG)
 			attest_finish(call, a, GRPC_STATUS_INVALID_ARGUMENT,
 			    "expected a challenge response");
+		else if (a->devid != NULL)
+			attest_devid_response(call, a,
+			    r.step.challenge_response);
 		else
 			attest_x509pop_response(call, a,
 			    r.step.challenge_response);
@@ -661,6 +802,9 @@ attest_on_message(struct rpc_call *call, const uint8_t *msg, size_t len,
 		attest_join_token(call, a, p->data.payload);
 	} else if (strcmp(type, "x509pop") == 0 && a->s->cfg->plug.x509pop)
 		attest_x509pop_start(call, a, p->data.payload);
+	else if (strcmp(type, TPMDEVID_NAME) == 0 &&
+	    a->s->cfg->plug.tpm_devid)
+		attest_devid_start(call, a, p->data.payload);
 	else {
 		snprintf(m, sizeof(m), "error getting node attestor: could not "
 		    "find node attestor type \"%s\"", type);
@@ -676,7 +820,8 @@ attest_on_half_close(struct rpc_call *call, void *arg)
 	struct attest	*a = rpc_call_data(call);
 
 	(void)arg;
-	if (a != NULL && !a->done)
+	/* Signing: the result follows all the same. */
+	if (a != NULL && !a->done && !a->signing)
 		attest_finish(call, a, GRPC_STATUS_INVALID_ARGUMENT,
 		    "the attestation ended early");
 }
@@ -687,6 +832,11 @@ attest_on_cancel(struct rpc_call *call, enum grpc_status why, void *arg)
 	struct attest	*a = rpc_call_data(call);
 
 	(void)arg;
+	if (a != NULL && a->signing) {
+		/* attest_signed finishes the call once the CA answers. */
+		a->cancelled = 1;
+		return;
+	}
 	if (a != NULL && !a->done) {
 		a->done = 1;
 		rpc_call_set_data(call, NULL);
@@ -719,22 +869,59 @@ renew_txn(struct store_txn *txn, void *arg)
 	return e;
 }
 
+/* A RenewAgent waiting on its signature. */
+struct renew {
+	struct server	*s;
+	struct rpc_call	*call;
+	char		 id[SPIFFE_ID_MAX + 1];
+};
+
+static void
+agent_renew_signed(void *arg, int rc, const struct ca_svid *svid)
+{
+	struct renew				*rn = arg;
+	spire_api_server_agent_v1_RenewAgentResponse resp;
+	struct renew_txn			 t;
+
+	memset(&resp, 0, sizeof(resp));
+	if (rc == -1) {
+		srv_fail(rn->call, GRPC_STATUS_INTERNAL,
+		    "failed to sign X509 SVID");
+		goto out;
+	}
+	t.id = rn->id;
+	t.svid = svid;
+	if (store_txn_run(rn->s->store, renew_txn, &t) != STORE_OK) {
+		srv_fail(rn->call, GRPC_STATUS_INTERNAL,
+		    "failed to update the attested node");
+		goto out;
+	}
+	resp.has_svid = true;
+	if (srv_svid_pb(svid, rn->id, &resp.svid) == -1) {
+		srv_fail(rn->call, GRPC_STATUS_INTERNAL, "out of memory");
+		goto out;
+	}
+	log_kv(LOG_LEVEL_INFO, "api", "agent SVID renewed", "agent", rn->id,
+	    "serial", svid->serial, (const char *)NULL);
+	srv_reply(rn->call,
+	    spire_api_server_agent_v1_RenewAgentResponse_fields, &resp);
+out:
+	pb_release(spire_api_server_agent_v1_RenewAgentResponse_fields, &resp);
+	mem_free(rn);
+}
+
 static void
 agent_renew(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 {
 	struct server				*s = arg;
 	spire_api_server_agent_v1_RenewAgentRequest r;
-	spire_api_server_agent_v1_RenewAgentResponse resp;
 	struct cert_csr				 csr;
-	struct ca_svid				 svid;
-	struct renew_txn			 t;
 	struct caller				 c;
+	struct renew				*rn;
 
 	if (srv_authorize(s, call, CALLER_AGENT, &c) == -1)
 		return;
 	memset(&r, 0, sizeof(r));
-	memset(&resp, 0, sizeof(resp));
-	memset(&svid, 0, sizeof(svid));
 	if (c.reattestable) {
 		srv_deny(call, DENY_AGENT_MUST_REATTEST,
 		    "agent must reattest instead of renew");
@@ -754,33 +941,25 @@ agent_renew(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 		    "failed to parse CSR");
 		goto out;
 	}
-	if (ca_sign_x509svid(s->ca, csr.spki, csr.spki_len, c.id, NULL, 0,
-	    (s->cfg->agent_ttl > 0 ? s->cfg->agent_ttl :
-	    s->cfg->default_x509_svid_ttl) / 1000, &svid) == -1) {
-		srv_fail(call, GRPC_STATUS_INTERNAL,
-		    "failed to sign X509 SVID");
-		goto out;
-	}
-	t.id = c.id;
-	t.svid = &svid;
-	if (store_txn_run(s->store, renew_txn, &t) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL,
-		    "failed to update the attested node");
-		goto out;
-	}
-	resp.has_svid = true;
-	if (srv_svid_pb(&svid, c.id, &resp.svid) == -1) {
+	rn = mem_calloc(1, sizeof(*rn));
+	if (rn == NULL) {
 		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
 		goto out;
 	}
-	log_kv(LOG_LEVEL_INFO, "api", "agent SVID renewed", "agent", c.id,
-	    "serial", svid.serial, (const char *)NULL);
-	srv_reply(call, spire_api_server_agent_v1_RenewAgentResponse_fields,
-	    &resp);
+	rn->s = s;
+	rn->call = call;
+	snprintf(rn->id, sizeof(rn->id), "%s", c.id);
+	/* The answer comes from agent_renew_signed, maybe later. */
+	if (ca_sign_x509svid_async(s->ca, csr.spki, csr.spki_len, c.id, NULL,
+	    0, (s->cfg->agent_ttl > 0 ? s->cfg->agent_ttl :
+	    s->cfg->default_x509_svid_ttl) / 1000, agent_renew_signed,
+	    rn) == -1) {
+		mem_free(rn);
+		srv_fail(call, GRPC_STATUS_INTERNAL,
+		    "failed to sign X509 SVID");
+	}
 out:
-	pb_release(spire_api_server_agent_v1_RenewAgentResponse_fields, &resp);
 	pb_release(spire_api_server_agent_v1_RenewAgentRequest_fields, &r);
-	ca_svid_cleanup(&svid);
 	caller_cleanup(&c);
 }
 

@@ -106,20 +106,95 @@ svid_authorized(struct server *s, struct rpc_call *call, struct caller *c,
 	return 0;
 }
 
+/*
+ * A BatchNewX509SVID in progress: the results are filled in order of
+ * the request, each as its signature comes in (at once for a software
+ * CA key, from the worker for a TPM one); the reply goes when none is
+ * outstanding.
+ */
+struct batch {
+	struct rpc_call			*call;
+	spire_api_server_svid_v1_BatchNewX509SVIDResponse resp;
+	char				 agent[SPIFFE_ID_MAX + 1];
+	size_t				 pending;	/* signatures out */
+	int				 filling;	/* still in the loop */
+};
+
+struct batch_item {
+	struct batch	*b;
+	size_t		 i;
+	char		 sid[SPIFFE_ID_MAX + 1];
+	char		 entry_id[SERVER_ENTRY_ID_MAX + 1];
+};
+
+static void
+batch_result(struct batch *b, size_t i, int code, const char *why,
+    const char *entry_id, const char *sid)
+{
+	spire_api_server_svid_v1_BatchNewX509SVIDResponse_Result *res =
+	    &b->resp.results[i];
+
+	res->has_status = true;
+	res->status.code = code;
+	res->status.message = mem_strdup(code == 0 ? "OK" : why);
+	if (code != 0)
+		log_kv(LOG_LEVEL_INFO, "api", "X509-SVID refused", "agent",
+		    b->agent, "entry_id", entry_id, "error", why,
+		    (const char *)NULL);
+	else
+		log_kv(LOG_LEVEL_DEBUG, "api", "X509-SVID signed", "agent",
+		    b->agent, "entry_id", entry_id, "spiffe_id", sid,
+		    (const char *)NULL);
+}
+
+static void
+batch_end(struct batch *b)
+{
+	if (b->filling || b->pending > 0)
+		return;
+	srv_reply(b->call, BATCH_RESP, &b->resp);
+	pb_release(BATCH_RESP, &b->resp);
+	mem_free(b);
+}
+
+static void
+batch_signed(void *arg, int rc, const struct ca_svid *sv)
+{
+	struct batch_item	*it = arg;
+	struct batch		*b = it->b;
+	spire_api_server_svid_v1_BatchNewX509SVIDResponse_Result *res =
+	    &b->resp.results[it->i];
+
+	if (rc == -1)
+		batch_result(b, it->i, GRPC_STATUS_INTERNAL,
+		    "failed to sign X509-SVID", it->entry_id, it->sid);
+	else {
+		res->has_svid = true;
+		if (srv_svid_pb(sv, it->sid, &res->svid) == -1)
+			batch_result(b, it->i, GRPC_STATUS_INTERNAL,
+			    "out of memory", it->entry_id, it->sid);
+		else
+			batch_result(b, it->i, 0, NULL, it->entry_id,
+			    it->sid);
+	}
+	mem_free(it);
+	b->pending--;
+	batch_end(b);
+}
+
 static void
 svid_batch_new(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
 {
 	struct server					*s = arg;
 	spire_api_server_svid_v1_BatchNewX509SVIDRequest r;
-	spire_api_server_svid_v1_BatchNewX509SVIDResponse resp;
-	spire_api_server_svid_v1_BatchNewX509SVIDResponse_Result *res;
 	spire_api_types_Entry				 e;
 	struct store_txn				*txn = NULL;
 	struct authz_set				 set;
 	struct cert_csr					 csr;
-	struct ca_svid					 sv;
 	struct caller					 c;
+	struct batch					*b = NULL;
+	struct batch_item				*it;
 	char						 sid[SPIFFE_ID_MAX + 1];
 	const char					*why;
 	enum cert_csr_err				 ce;
@@ -129,7 +204,6 @@ svid_batch_new(struct rpc_call *call, const uint8_t *req, size_t len,
 	if (srv_authorize(s, call, CALLER_AGENT, &c) == -1)
 		return;
 	memset(&r, 0, sizeof(r));
-	memset(&resp, 0, sizeof(resp));
 	memset(&set, 0, sizeof(set));
 	if (srv_decode(call, req, len,
 	    spire_api_server_svid_v1_BatchNewX509SVIDRequest_fields, &r) == -1)
@@ -140,23 +214,30 @@ svid_batch_new(struct rpc_call *call, const uint8_t *req, size_t len,
 		    "missing parameters");
 		goto out;
 	}
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+	b = mem_calloc(1, sizeof(*b));
+	if (b != NULL)
+		b->resp.results = mem_calloc(r.params_count,
+		    sizeof(*b->resp.results));
+	if (b == NULL || b->resp.results == NULL) {
+		mem_free(b);
+		b = NULL;
+		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
 		goto out;
 	}
+	b->resp.results_count = r.params_count;
+	b->call = call;
+	b->filling = 1;
+	snprintf(b->agent, sizeof(b->agent), "%s", c.id);
+	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+		goto drop;
+	}
 	if (svid_authorized(s, call, &c, txn, &set) == -1)
-		goto out;
+		goto drop;
 	for (i = 0; i < r.params_count; i++) {
 		const spire_api_server_svid_v1_NewX509SVIDParams *p =
 		    &r.params[i];
 
-		res = pbu_append(&resp.results, &resp.results_count,
-		    sizeof(*res));
-		if (res == NULL) {
-			srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
-			goto out;
-		}
-		res->has_status = true;
 		code = 0;
 		why = NULL;
 		memset(&e, 0, sizeof(e));
@@ -177,42 +258,45 @@ svid_batch_new(struct rpc_call *call, const uint8_t *req, size_t len,
 			    "invalid CSR: signature verify failed" :
 			    "malformed CSR";
 		} else if (ds_id_string(&e.spiffe_id, sid, sizeof(sid)) ==
-		    -1 || ca_sign_x509svid(s->ca, csr.spki, csr.spki_len, sid,
-		    (const char *const *)e.dns_names, e.dns_names_count,
-		    e.x509_svid_ttl, &sv) == -1) {
+		    -1 || (it = mem_calloc(1, sizeof(*it))) == NULL) {
 			code = GRPC_STATUS_INTERNAL;
 			why = "failed to sign X509-SVID";
-		}
-		if (code == 0) {
-			res->has_svid = true;
-			if (srv_svid_pb(&sv, sid, &res->svid) == -1) {
+		} else {
+			it->b = b;
+			it->i = i;
+			snprintf(it->sid, sizeof(it->sid), "%s", sid);
+			snprintf(it->entry_id, sizeof(it->entry_id), "%s",
+			    p->entry_id);
+			b->pending++;
+			if (ca_sign_x509svid_async(s->ca, csr.spki,
+			    csr.spki_len, sid,
+			    (const char *const *)e.dns_names,
+			    e.dns_names_count, e.x509_svid_ttl, batch_signed,
+			    it) == -1) {
+				b->pending--;
+				mem_free(it);
 				code = GRPC_STATUS_INTERNAL;
-				why = "out of memory";
+				why = "failed to sign X509-SVID";
 			}
-			ca_svid_cleanup(&sv);
 		}
-		res->status.code = code;
-		res->status.message = mem_strdup(code == 0 ? "OK" : why);
 		if (code != 0)
-			log_kv(LOG_LEVEL_INFO, "api", "X509-SVID refused",
-			    "agent", c.id, "entry_id", p->entry_id != NULL ?
-			    p->entry_id : "", "error", why,
-			    (const char *)NULL);
-		else
-			log_kv(LOG_LEVEL_DEBUG, "api", "X509-SVID signed",
-			    "agent", c.id, "entry_id", p->entry_id,
-			    "spiffe_id", sid, (const char *)NULL);
+			batch_result(b, i, code, why, p->entry_id != NULL ?
+			    p->entry_id : "", NULL);
 		pb_release(spire_api_types_Entry_fields, &e);
 	}
 	store_txn_abort(txn);
 	txn = NULL;
-	srv_reply(call, BATCH_RESP,
-	    &resp);
+	b->filling = 0;
+	batch_end(b);
+	b = NULL;
+	goto out;
+drop:
+	/* Answered already; nothing was sent to the CA. */
+	pb_release(BATCH_RESP, &b->resp);
+	mem_free(b);
 out:
 	store_txn_abort(txn);
 	authz_set_free(&set);
-	pb_release(BATCH_RESP,
-	    &resp);
 	pb_release(spire_api_server_svid_v1_BatchNewX509SVIDRequest_fields, &r);
 	caller_cleanup(&c);
 }
@@ -243,25 +327,83 @@ svid_jwt_pb(spire_api_types_JWTSVID *out, char *token, const char *sid,
 	return srv_id_set(&out->id, sid);
 }
 
+/* A JWT-SVID request waiting on its signature. */
+struct jwt_req {
+	struct rpc_call	*call;
+	int		 mint;		/* MintJWTSVID, else NewJWTSVID */
+	char		 sid[SPIFFE_ID_MAX + 1];
+};
+
+static void
+svid_jwt_signed(void *arg, char *tok, int64_t iat, int64_t exp)
+{
+	struct jwt_req				*jr = arg;
+	spire_api_server_svid_v1_NewJWTSVIDResponse resp;
+
+	/* MintJWTSVIDResponse has the same one field (svid = 1). */
+	_Static_assert(sizeof(spire_api_server_svid_v1_NewJWTSVIDResponse) ==
+	    sizeof(spire_api_server_svid_v1_MintJWTSVIDResponse),
+	    "New and Mint JWT-SVID responses share a shape");
+	memset(&resp, 0, sizeof(resp));
+	if (tok == NULL)
+		srv_fail(jr->call, GRPC_STATUS_INTERNAL,
+		    "failed to sign JWT-SVID");
+	else {
+		resp.has_svid = true;
+		if (svid_jwt_pb(&resp.svid, tok, jr->sid, iat, exp) == -1)
+			srv_fail(jr->call, GRPC_STATUS_INTERNAL,
+			    "out of memory");
+		else if (jr->mint)
+			srv_reply(jr->call,
+			    spire_api_server_svid_v1_MintJWTSVIDResponse_fields,
+			    &resp);
+		else
+			srv_reply(jr->call,
+			    spire_api_server_svid_v1_NewJWTSVIDResponse_fields,
+			    &resp);
+	}
+	pb_release(spire_api_server_svid_v1_NewJWTSVIDResponse_fields, &resp);
+	mem_free(jr);
+}
+
+/* Starts the signature; the call is answered by svid_jwt_signed. */
+static void
+svid_jwt_sign(struct server *s, struct rpc_call *call, int mint,
+    const char *sid, char **aud, pb_size_t naud, int64_t ttl)
+{
+	struct jwt_req	*jr;
+
+	jr = mem_calloc(1, sizeof(*jr));
+	if (jr == NULL) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+		return;
+	}
+	jr->call = call;
+	jr->mint = mint;
+	snprintf(jr->sid, sizeof(jr->sid), "%s", sid);
+	if (ca_sign_jwtsvid_async(s->ca, sid, (const char *const *)aud, naud,
+	    ttl, svid_jwt_signed, jr) == -1) {
+		mem_free(jr);
+		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to sign JWT-SVID");
+	}
+}
+
 static void
 svid_new_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
 {
 	struct server				*s = arg;
 	spire_api_server_svid_v1_NewJWTSVIDRequest r;
-	spire_api_server_svid_v1_NewJWTSVIDResponse resp;
 	spire_api_types_Entry			 e;
 	struct store_txn			*txn = NULL;
 	struct authz_set			 set;
 	struct caller				 c;
-	char					 sid[SPIFFE_ID_MAX + 1], *tok;
-	int64_t					 iat, exp;
+	char					 sid[SPIFFE_ID_MAX + 1];
 	int					 rc = -1;
 
 	if (srv_authorize(s, call, CALLER_AGENT, &c) == -1)
 		return;
 	memset(&r, 0, sizeof(r));
-	memset(&resp, 0, sizeof(resp));
 	memset(&set, 0, sizeof(set));
 	memset(&e, 0, sizeof(e));
 	if (srv_decode(call, req, len,
@@ -289,27 +431,49 @@ svid_new_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
 		    "entry not found or not authorized");
 		goto out;
 	}
-	if (ds_id_string(&e.spiffe_id, sid, sizeof(sid)) == -1 ||
-	    (tok = ca_sign_jwtsvid(s->ca, sid,
-	    (const char *const *)r.audience, r.audience_count,
-	    e.jwt_svid_ttl, &iat, &exp)) == NULL) {
+	if (ds_id_string(&e.spiffe_id, sid, sizeof(sid)) == -1) {
 		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to sign JWT-SVID");
 		goto out;
 	}
-	resp.has_svid = true;
-	if (svid_jwt_pb(&resp.svid, tok, sid, iat, exp) == -1)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
-	else
-		srv_reply(call,
-		    spire_api_server_svid_v1_NewJWTSVIDResponse_fields, &resp);
+	svid_jwt_sign(s, call, 0, sid, r.audience, r.audience_count,
+	    e.jwt_svid_ttl);
 out:
 	store_txn_abort(txn);
 	authz_set_free(&set);
 	if (rc == 0)
 		pb_release(spire_api_types_Entry_fields, &e);
-	pb_release(spire_api_server_svid_v1_NewJWTSVIDResponse_fields, &resp);
 	pb_release(spire_api_server_svid_v1_NewJWTSVIDRequest_fields, &r);
 	caller_cleanup(&c);
+}
+
+/* A MintX509SVID waiting on its signature. */
+struct mint_req {
+	struct rpc_call	*call;
+	char		 sid[SPIFFE_ID_MAX + 1];
+};
+
+static void
+svid_mint_signed(void *arg, int rc, const struct ca_svid *sv)
+{
+	struct mint_req				*mr = arg;
+	spire_api_server_svid_v1_MintX509SVIDResponse resp;
+
+	memset(&resp, 0, sizeof(resp));
+	if (rc == -1)
+		srv_fail(mr->call, GRPC_STATUS_INTERNAL,
+		    "failed to sign X509-SVID");
+	else {
+		resp.has_svid = true;
+		if (srv_svid_pb(sv, mr->sid, &resp.svid) == -1)
+			srv_fail(mr->call, GRPC_STATUS_INTERNAL,
+			    "out of memory");
+		else
+			srv_reply(mr->call,
+			  spire_api_server_svid_v1_MintX509SVIDResponse_fields,
+			  &resp);
+	}
+	pb_release(spire_api_server_svid_v1_MintX509SVIDResponse_fields, &resp);
+	mem_free(mr);
 }
 
 static void
@@ -318,11 +482,10 @@ svid_mint_x509(struct rpc_call *call, const uint8_t *req, size_t len,
 {
 	struct server				*s = arg;
 	spire_api_server_svid_v1_MintX509SVIDRequest r;
-	spire_api_server_svid_v1_MintX509SVIDResponse resp;
 	struct cert_csr				 csr;
 	struct csr_sans				 sans;
 	struct spiffe_id			 id;
-	struct ca_svid				 sv;
+	struct mint_req				*mr;
 	struct caller				 c;
 	char					 sid[SPIFFE_ID_MAX + 1];
 	char					*dns[CERT_DNS_MAX];
@@ -333,9 +496,7 @@ svid_mint_x509(struct rpc_call *call, const uint8_t *req, size_t len,
 		return;
 	caller_cleanup(&c);
 	memset(&r, 0, sizeof(r));
-	memset(&resp, 0, sizeof(resp));
 	memset(dns, 0, sizeof(dns));
-	memset(&sv, 0, sizeof(sv));
 	if (srv_decode(call, req, len,
 	    spire_api_server_svid_v1_MintX509SVIDRequest_fields, &r) == -1)
 		return;
@@ -381,25 +542,24 @@ svid_mint_x509(struct rpc_call *call, const uint8_t *req, size_t len,
 		if (dns[i] == NULL)
 			goto nomem;
 	}
-	if (ca_sign_x509svid(s->ca, csr.spki, csr.spki_len, sid,
-	    (const char *const *)dns, sans.ndns, r.ttl, &sv) == -1) {
+	mr = mem_calloc(1, sizeof(*mr));
+	if (mr == NULL)
+		goto nomem;
+	mr->call = call;
+	snprintf(mr->sid, sizeof(mr->sid), "%s", sid);
+	if (ca_sign_x509svid_async(s->ca, csr.spki, csr.spki_len, sid,
+	    (const char *const *)dns, sans.ndns, r.ttl, svid_mint_signed,
+	    mr) == -1) {
+		mem_free(mr);
 		srv_fail(call, GRPC_STATUS_INTERNAL,
 		    "failed to sign X509-SVID");
-		goto out;
 	}
-	resp.has_svid = true;
-	if (srv_svid_pb(&sv, sid, &resp.svid) == -1)
-		goto nomem;
-	srv_reply(call, spire_api_server_svid_v1_MintX509SVIDResponse_fields,
-	    &resp);
 	goto out;
 nomem:
 	srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
 out:
 	for (i = 0; i < CERT_DNS_MAX; i++)
 		mem_free(dns[i]);
-	ca_svid_cleanup(&sv);
-	pb_release(spire_api_server_svid_v1_MintX509SVIDResponse_fields, &resp);
 	pb_release(spire_api_server_svid_v1_MintX509SVIDRequest_fields, &r);
 }
 
@@ -409,19 +569,16 @@ svid_mint_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
 {
 	struct server				*s = arg;
 	spire_api_server_svid_v1_MintJWTSVIDRequest r;
-	spire_api_server_svid_v1_MintJWTSVIDResponse resp;
 	struct spiffe_id			 id;
 	struct caller				 c;
 	char					 sid[SPIFFE_ID_MAX + 1];
 	char					 why[128];
-	char					 msg[200], *tok;
-	int64_t					 iat, exp;
+	char					 msg[200];
 
 	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
 		return;
 	caller_cleanup(&c);
 	memset(&r, 0, sizeof(r));
-	memset(&resp, 0, sizeof(resp));
 	if (srv_decode(call, req, len,
 	    spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r) == -1)
 		return;
@@ -446,30 +603,93 @@ svid_mint_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
 		    "TTL must not be negative");
 		goto out;
 	}
-	if (srv_id_format(&r.id, sid, sizeof(sid)) == -1 ||
-	    (tok = ca_sign_jwtsvid(s->ca, sid,
-	    (const char *const *)r.audience, r.audience_count, r.ttl, &iat,
-	    &exp)) == NULL) {
+	if (srv_id_format(&r.id, sid, sizeof(sid)) == -1) {
 		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to sign JWT-SVID");
 		goto out;
 	}
-	resp.has_svid = true;
-	if (svid_jwt_pb(&resp.svid, tok, sid, iat, exp) == -1)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
-	else
-		srv_reply(call,
-		    spire_api_server_svid_v1_MintJWTSVIDResponse_fields, &resp);
+	svid_jwt_sign(s, call, 1, sid, r.audience, r.audience_count, r.ttl);
 out:
-	pb_release(spire_api_server_svid_v1_MintJWTSVIDResponse_fields, &resp);
 	pb_release(spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r);
+}
+
+/* A NewDownstreamX509CA waiting for its signature. */
+struct ndx_req {
+	struct server	*s;
+	struct rpc_call	*call;
+	char		 caller[SPIFFE_ID_MAX + 1];
+};
+
+/* The answer: the new CA and our upstream chain, our bundle's roots. */
+static void
+svid_downstream_signed(void *arg, int rc, const struct ca_svid *sv)
+{
+	struct ndx_req		*nr = arg;
+	struct server		*s = nr->s;
+	spire_api_server_svid_v1_NewDownstreamX509CAResponse resp;
+	spire_api_types_Bundle	 b;
+	struct store_txn	*txn;
+	size_t			 i;
+	pb_size_t		 k;
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&b, 0, sizeof(b));
+	if (rc == -1) {
+		srv_fail(nr->call, GRPC_STATUS_INTERNAL,
+		    "failed to sign downstream X.509 CA");
+		goto out;
+	}
+	rc = -1;
+	if (store_txn_begin(s->store, STORE_READ, &txn) == STORE_OK) {
+		rc = ds_bundle_get(txn, s->cfg->trust_domain, &b);
+		store_txn_abort(txn);
+	}
+	if (rc != 0) {
+		srv_fail(nr->call, rc == DS_NOTFOUND ? GRPC_STATUS_NOT_FOUND :
+		    GRPC_STATUS_INTERNAL, rc == DS_NOTFOUND ?
+		    "bundle not found" : "failed to fetch bundle");
+		goto out;
+	}
+	resp.ca_cert_chain = mem_calloc(sv->n, sizeof(*resp.ca_cert_chain));
+	resp.x509_authorities = mem_calloc(b.x509_authorities_count + 1,
+	    sizeof(*resp.x509_authorities));
+	if (resp.ca_cert_chain == NULL || resp.x509_authorities == NULL)
+		goto nomem;
+	for (i = 0; i < sv->n; i++) {
+		resp.ca_cert_chain[i] = pbu_bytes(sv->der[i], sv->len[i]);
+		if (resp.ca_cert_chain[i] == NULL)
+			goto nomem;
+		resp.ca_cert_chain_count++;
+	}
+	for (k = 0; k < b.x509_authorities_count; k++) {
+		if (b.x509_authorities[k].asn1 == NULL)
+			continue;
+		resp.x509_authorities[resp.x509_authorities_count] =
+		    pbu_bytes(b.x509_authorities[k].asn1->bytes,
+		    b.x509_authorities[k].asn1->size);
+		if (resp.x509_authorities[resp.x509_authorities_count] ==
+		    NULL)
+			goto nomem;
+		resp.x509_authorities_count++;
+	}
+	log_kv(LOG_LEVEL_INFO, "api", "downstream X.509 CA signed", "caller",
+	    nr->caller, "serial", sv->serial, (const char *)NULL);
+	srv_reply(nr->call,
+	    spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields, &resp);
+	goto out;
+nomem:
+	srv_fail(nr->call, GRPC_STATUS_INTERNAL, "out of memory");
+out:
+	pb_release(spire_api_types_Bundle_fields, &b);
+	pb_release(spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields,
+	    &resp);
+	mem_free(nr);
 }
 
 /*
  * NewDownstreamX509CA: a CA for a server nested under us, whose SVID's
  * ID has a downstream entry. Only the CSR's key is used; the subject is
  * ours with OU DOWNSTREAM-<n>, the lifetime preferred_ttl (0: ca_ttl)
- * but never past our own CA's end. The answer: the new CA with our
- * upstream chain, and the roots of our bundle.
+ * but never past our own CA's end.
  */
 static void
 svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
@@ -477,23 +697,15 @@ svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
 {
 	struct server	*s = arg;
 	spire_api_server_svid_v1_NewDownstreamX509CARequest r;
-	spire_api_server_svid_v1_NewDownstreamX509CAResponse resp;
-	spire_api_types_Bundle	 b;
-	struct store_txn	*txn;
-	struct cert_csr		 csr;
-	struct ca_svid		 sv;
-	struct caller		 c;
-	enum cert_csr_err	 ce;
-	pb_size_t		 i;
-	int			 rc;
+	struct ndx_req	*nr;
+	struct cert_csr	 csr;
+	struct caller	 c;
+	enum cert_csr_err ce;
 
 	/* XXX: SPIRE limits this to 1 call per second per address. */
 	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
 		return;
 	memset(&r, 0, sizeof(r));
-	memset(&resp, 0, sizeof(resp));
-	memset(&b, 0, sizeof(b));
-	memset(&sv, 0, sizeof(sv));
 	if (srv_decode(call, req, len,
 	    spire_api_server_svid_v1_NewDownstreamX509CARequest_fields,
 	    &r) == -1)
@@ -514,58 +726,22 @@ svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
 		    "preferred TTL must not be negative");
 		goto out;
 	}
-	if (ca_sign_downstream(s->ca, csr.spki, csr.spki_len, r.preferred_ttl,
-	    &sv) == -1) {
+	nr = mem_calloc(1, sizeof(*nr));
+	if (nr == NULL) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+		goto out;
+	}
+	nr->s = s;
+	nr->call = call;
+	snprintf(nr->caller, sizeof(nr->caller), "%s", c.id);
+	if (ca_sign_downstream_async(s->ca, csr.spki, csr.spki_len,
+	    r.preferred_ttl, svid_downstream_signed, nr) == -1) {
+		mem_free(nr);
 		srv_fail(call, GRPC_STATUS_INTERNAL,
 		    "failed to sign downstream X.509 CA");
-		goto out;
 	}
-	rc = -1;
-	if (store_txn_begin(s->store, STORE_READ, &txn) == STORE_OK) {
-		rc = ds_bundle_get(txn, s->cfg->trust_domain, &b);
-		store_txn_abort(txn);
-	}
-	if (rc != 0) {
-		srv_fail(call, rc == DS_NOTFOUND ? GRPC_STATUS_NOT_FOUND :
-		    GRPC_STATUS_INTERNAL, rc == DS_NOTFOUND ?
-		    "bundle not found" : "failed to fetch bundle");
-		goto out;
-	}
-	resp.ca_cert_chain = mem_calloc(sv.n, sizeof(*resp.ca_cert_chain));
-	resp.x509_authorities = mem_calloc(b.x509_authorities_count + 1,
-	    sizeof(*resp.x509_authorities));
-	if (resp.ca_cert_chain == NULL || resp.x509_authorities == NULL)
-		goto nomem;
-	for (i = 0; i < sv.n; i++) {
-		resp.ca_cert_chain[i] = pbu_bytes(sv.der[i], sv.len[i]);
-		if (resp.ca_cert_chain[i] == NULL)
-			goto nomem;
-		resp.ca_cert_chain_count++;
-	}
-	for (i = 0; i < b.x509_authorities_count; i++) {
-		if (b.x509_authorities[i].asn1 == NULL)
-			continue;
-		resp.x509_authorities[resp.x509_authorities_count] =
-		    pbu_bytes(b.x509_authorities[i].asn1->bytes,
-		    b.x509_authorities[i].asn1->size);
-		if (resp.x509_authorities[resp.x509_authorities_count] ==
-		    NULL)
-			goto nomem;
-		resp.x509_authorities_count++;
-	}
-	log_kv(LOG_LEVEL_INFO, "api", "downstream X.509 CA signed", "caller",
-	    c.id, "serial", sv.serial, (const char *)NULL);
-	srv_reply(call,
-	    spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields, &resp);
-	goto out;
-nomem:
-	srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
 out:
 	caller_cleanup(&c);
-	ca_svid_cleanup(&sv);
-	pb_release(spire_api_types_Bundle_fields, &b);
-	pb_release(spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields,
-	    &resp);
 	pb_release(spire_api_server_svid_v1_NewDownstreamX509CARequest_fields,
 	    &r);
 }

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/worker.h"
 #include "hal/key.h"
 #include "pki/cert.h"
 #include "pki/x509.h"
@@ -23,7 +24,6 @@
 #include "server/pbutil.h"
 #include "server/server.h"
 #include "server/upstream.h"
-#include "spiffe/jwk.h"
 #include "spiffe/jwtsvid.h"
 
 #define DAY		(24 * 3600)
@@ -39,15 +39,52 @@ struct ca {
 	struct ca_hooks			 hooks;
 	ev_timer			 timer;
 	spirelet_server_Journal		 j;
-	int				 preparing;	/* upstream busy */
-	char				 prep_slot[2];	/* its slot */
+	int				 preparing;	/* X.509 CA in flight */
+	int				 jwt_preparing;	/* JWT key in flight */
 	char				 td_id[SPIFFE_ID_MAX + 1];
-	int				 failed;	/* last prepare */
+	int				 failed;	/* last X.509 prepare */
+	int				 jwt_failed;	/* last JWT prepare */
 	int64_t				 retry_at;	/* no prepare before */
 	int64_t				 retry_delay;	/* seconds; 0: none */
 	int64_t				 need;		/* SVID TTL to cover */
 	int				 reachable;	/* the parent answers */
 	int				 ready;		/* CA and key active */
+	struct prep			*up_prep;	/* at the upstream */
+	/*
+	 * Blocking keys (KeyManager "tpm") are made and sign on the worker
+	 * once ca_set_worker gave one; before that (start-up) they block.
+	 */
+	struct worker			*worker;
+	unsigned			 jobs;		/* on the worker */
+	int				 draining;
+	void				(*drained)(void *);
+	void				*drained_arg;
+};
+
+/*
+ * A preparation in flight: the key being made, its CSR or self-signed
+ * certificate being signed, the upstream's answer awaited.
+ */
+struct prep {
+	struct ca	*ca;
+	char		 slot[2];
+	int64_t		 not_before;
+	int		 in_call;	/* inside the step that began it */
+	struct key	*key;
+	struct cert_tbs	 tbs;
+};
+
+/* An SVID being signed with a blocking key. */
+struct ca_sign {
+	struct ca	*ca;
+	struct key	*key;		/* held in the KeyManager */
+	struct cert_tbs	 tbs;
+	struct ca_svid	 svid;		/* der[0] once signed */
+	struct jwtsvid_tbs jwt;
+	int64_t		 iat, exp;
+	ca_x509_fn	 x509_done;
+	ca_jwt_fn	 jwt_done;
+	void		*arg;
 };
 
 static int64_t	ca_now(void);
@@ -65,6 +102,27 @@ static void	ca_retry_later(struct ca *);
 static const char *ca_seconds_text(int64_t);
 static void	ca_time_text(int64_t, char *, size_t);
 static int	ca_subject(struct ca *, const char *, uint8_t **, size_t *);
+static void	ca_job_end(struct ca *);
+static void	ca_x509_key_done(void *, struct key *);
+static void	ca_x509_self_signed(void *, enum key_err, const uint8_t *,
+		    size_t);
+static void	ca_x509_csr_signed(void *, enum key_err, const uint8_t *,
+		    size_t);
+static void	ca_x509_prep_end(struct prep *, int rc);
+static void	ca_jwt_key_done(void *, struct key *);
+static struct worker *ca_worker_for(struct ca *, const struct key *);
+static struct key *ca_x509_template(struct ca *, int64_t ttl,
+		    const char *spiffe_id, const char *const *dns, size_t ndns,
+		    const uint8_t *spki, size_t spki_len,
+		    struct cert_template *, uint8_t **subj,
+		    spirelet_server_X509Slot **);
+static int	ca_svid_chain(const spirelet_server_X509Slot *,
+		    struct ca_svid *);
+static void	ca_x509_signed(void *, enum key_err, const uint8_t *,
+		    size_t);
+static void	ca_jwt_signed(void *, enum key_err, const uint8_t *,
+		    size_t);
+static void	ca_sign_free(struct ca_sign *);
 
 int64_t
 ca_prepare_at(int64_t nb, int64_t na)
@@ -525,37 +583,83 @@ ca_x509_record(struct ca *ca, const char *slot, const uint8_t *const *chain,
 	return 0;
 }
 
+/* The worker a key signs on now: none for software keys and start-up. */
+static struct worker *
+ca_worker_for(struct ca *ca, const struct key *k)
+{
+	return key_is_blocking(k) ? ca->worker : NULL;
+}
+
+/* A worker job of the CA is over; a drain may now be complete. */
+static void
+ca_job_end(struct ca *ca)
+{
+	if (ca->jobs > 0)
+		ca->jobs--;
+	if (ca->jobs == 0 && ca->draining && ca->drained != NULL) {
+		void	(*fn)(void *) = ca->drained;
+
+		ca->drained = NULL;
+		fn(ca->drained_arg);
+	}
+}
+
+/*
+ * The preparation ended: rc 0 prepared, 1 dropped (too short to take
+ * over), -1 failed. A failure backs off before the next request. When
+ * it ran asynchronously, the rotation goes on from here; within its
+ * step, the step goes on.
+ */
+static void
+ca_x509_prep_end(struct prep *p, int rc)
+{
+	struct ca	*ca = p->ca;
+	int		 async = !p->in_call, was_failed = ca->failed;
+
+	ca->preparing = 0;
+	if (ca->up_prep == p)
+		ca->up_prep = NULL;
+	ca->failed = rc != 0;
+	cert_tbs_cleanup(&p->tbs);
+	mem_free(p);
+	if (rc == 0) {
+		ca->retry_delay = 0;
+		ca->retry_at = 0;
+		ca_log_budget(ca, "X.509 CA prepared");
+	} else {
+		ca_retry_later(ca);
+		if (!was_failed)
+			ca_log_budget(ca, rc == 1 ? "upstream CA too short" :
+			    "CA rotation failed");
+	}
+	if (!async || ca->draining)
+		return;
+	if (rc == 0)
+		ca_rotate(ca);
+	else
+		ca_schedule(ca);
+}
+
 static void
 ca_upstream_done(void *arg, struct upstream_result *res, const char *err)
 {
-	struct ca	*ca = arg;
+	struct prep	*p = arg;
+	struct ca	*ca = p->ca;
 	int		 rc = -1;
 
-	ca->preparing = 0;
 	if (res == NULL)
 		log_kv(ca->failed ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, "ca",
 		    "upstream refused the CA", "upstream", ca->up->name,
 		    "error", err, (const char *)NULL);
 	else
-		rc = ca_x509_record(ca, ca->prep_slot,
+		rc = ca_x509_record(ca, p->slot,
 		    (const uint8_t *const *)res->chain, res->chain_len,
 		    res->nchain, 0, (const uint8_t *const *)res->roots,
 		    res->roots_len, res->nroots);
 	upstream_result_free(res);
-	if (rc != 0) {
-		if (!ca->failed)
-			ca_log_budget(ca, rc == 1 ? "upstream CA too short" :
-			    "CA rotation failed");
-		ca->failed = 1;
-		ca_retry_later(ca);
-		ca_schedule(ca);
-		return;
-	}
-	ca->failed = 0;
-	ca->retry_delay = 0;
-	ca->retry_at = 0;
-	ca_log_budget(ca, "X.509 CA prepared");
-	ca_rotate(ca);
+	/* The upstream answers later, or at once: either way rotate. */
+	p->in_call = 0;
+	ca_x509_prep_end(p, rc);
 }
 
 /* After a failure: no new request before the backoff has passed. */
@@ -570,53 +674,94 @@ ca_retry_later(struct ca *ca)
 		left = act->not_after - now;
 	ca->retry_delay = nested_retry_delay(ca->retry_delay, left);
 	ca->retry_at = now + ca->retry_delay;
-	log_kv(LOG_LEVEL_DEBUG, "ca", "asking the upstream again later",
+	log_kv(LOG_LEVEL_DEBUG, "ca", "asking for a CA again later",
 	    "seconds", ca_seconds_text(ca->retry_delay), (const char *)NULL);
 }
 
+/*
+ * A new X.509 CA for the slot after the active one: its key (made on
+ * the worker for a TPM), then the CA certificate signed by that key, or
+ * a CSR for the upstream. 0 when under way or done (ca->preparing says
+ * which), -1 when it failed at once.
+ */
 static int
 ca_x509_prepare(struct ca *ca)
 {
 	spirelet_server_X509Slot	*act;
-	struct cert_template		 t;
-	struct key			*k;
+	struct prep			*p;
 	const char			*slot;
-	char				 kid[32], serial[64];
-	uint8_t				*subj = NULL, *der = NULL, *csr = NULL;
-	size_t				 subj_len, der_len, csr_len;
-	int64_t				 now = ca_now();
-	int				 rc = -1;
+	char				 kid[32];
 
 	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
 	slot = ca_next_slot(act != NULL ? act->slot : NULL);
 	snprintf(kid, sizeof(kid), "x509-CA-%s", slot);
-	k = keymgr_generate(ca->km, kid, (enum key_type)ca->cfg->ca_key_type);
-	if (k == NULL)
+	p = mem_calloc(1, sizeof(*p));
+	if (p == NULL)
 		return -1;
+	p->ca = ca;
+	snprintf(p->slot, sizeof(p->slot), "%s", slot);
+	p->in_call = 1;
+	ca->preparing = 1;
+	ca->failed = 0;
+	ca->jobs++;
+	if (keymgr_generate_async(ca->km, ca->worker, kid,
+	    (enum key_type)ca->cfg->ca_key_type, ca_x509_key_done, p) == -1) {
+		ca->jobs--;
+		ca->preparing = 0;
+		mem_free(p);
+		return -1;
+	}
+	/* Still preparing: p lives on and the rest answers later. */
+	if (ca->preparing) {
+		p->in_call = 0;
+		return 0;
+	}
+	return ca->failed ? -1 : 0;
+}
+
+static void
+ca_x509_key_done(void *arg, struct key *k)
+{
+	struct prep		*p = arg;
+	struct ca		*ca = p->ca;
+	struct cert_template	 t;
+	char			 serial[64];
+	uint8_t			*subj = NULL;
+	size_t			 subj_len;
+	int64_t			 now = ca_now();
+	enum key_err		 e;
+
+	/* This job ends last of all: a drain may free the CA then. */
+	if (k == NULL || ca->draining)
+		goto fail;
+	p->key = k;
 	memset(&t, 0, sizeof(t));
+	if (ca->up != NULL) {
+		/* The upstream chooses the serial; the CSR has none. */
+		t.spki = key_spki(k, &t.spki_len);
+		if (ca_subject(ca, NULL, &subj, &subj_len) == -1 ||
+		    cert_csr_tbs_make(t.spki, t.spki_len, key_get_type(k),
+		    subj, subj_len, ca->td_id, NULL, 0, &p->tbs) == -1)
+			goto fail;
+		mem_free(subj);
+		subj = NULL;
+		keymgr_hold(ca->km, k);
+		ca->jobs++;
+		e = key_sign_async(k, ca_worker_for(ca, k), p->tbs.digest,
+		    p->tbs.digest_len, ca_x509_csr_signed, p);
+		if (e != KEY_OK) {
+			ca->jobs--;
+			keymgr_release(ca->km, k);
+			goto fail;
+		}
+		ca_job_end(ca);
+		return;
+	}
 	if (cert_random_serial(&t) == -1 ||
 	    ca_serial_decimal(t.serial, t.serial_len, serial,
 	    sizeof(serial)) == -1 ||
 	    ca_subject(ca, serial, &subj, &subj_len) == -1)
-		goto out;
-	if (ca->up != NULL) {
-		/* The upstream chooses the serial; the CSR has none. */
-		mem_free(subj);
-		subj = NULL;
-		if (ca_subject(ca, NULL, &subj, &subj_len) == -1 ||
-		    cert_csr_create(k, subj, subj_len, ca->td_id, &csr,
-		    &csr_len) == -1)
-			goto out;
-		snprintf(ca->prep_slot, sizeof(ca->prep_slot), "%s", slot);
-		ca->preparing = 1;
-		log_kv(LOG_LEVEL_DEBUG, "ca", "asking the upstream for a CA",
-		    "upstream", ca->up->name, "slot", slot,
-		    (const char *)NULL);
-		ca->up->mint_x509_ca(ca->up, csr, csr_len,
-		    ca->cfg->ca_ttl / 1000, ca_upstream_done, ca);
-		rc = 0;
-		goto out;
-	}
+		goto fail;
 	t.subject = subj;
 	t.subject_len = subj_len;
 	t.not_before = (time_t)(now - BACKDATE);
@@ -625,19 +770,83 @@ ca_x509_prepare(struct ca *ca)
 	t.key_usage = CERT_KU_KEY_CERT_SIGN | CERT_KU_CRL_SIGN;
 	t.uri = ca->td_id;
 	t.spki = key_spki(k, &t.spki_len);
-	if (cert_sign(&t, k, NULL, 0, &der, &der_len) == -1)
-		goto out;
-	{
+	if (cert_tbs_make(&t, key_get_type(k), NULL, 0, &p->tbs) == -1)
+		goto fail;
+	mem_free(subj);
+	subj = NULL;
+	keymgr_hold(ca->km, k);
+	ca->jobs++;
+	e = key_sign_async(k, ca_worker_for(ca, k), p->tbs.digest,
+	    p->tbs.digest_len, ca_x509_self_signed, p);
+	if (e != KEY_OK) {
+		ca->jobs--;
+		keymgr_release(ca->km, k);
+		goto fail;
+	}
+	ca_job_end(ca);
+	return;
+fail:
+	mem_free(subj);
+	ca_x509_prep_end(p, -1);
+	ca_job_end(ca);
+}
+
+static void
+ca_x509_self_signed(void *arg, enum key_err err, const uint8_t *sig,
+    size_t siglen)
+{
+	struct prep	*p = arg;
+	struct ca	*ca = p->ca;
+	uint8_t		*der = NULL;
+	size_t		 der_len;
+	int		 rc = -1;
+
+	keymgr_release(ca->km, p->key);
+	if (err != KEY_OK)
+		log_kv(LOG_LEVEL_ERROR, "ca", "cannot sign the new CA",
+		    "slot", p->slot, "error", key_strerror(err),
+		    (const char *)NULL);
+	else if (!ca->draining && cert_tbs_finish(&p->tbs, sig, siglen, &der,
+	    &der_len) == 0) {
 		const uint8_t	*ch[1] = { der };
 		size_t		 chl[1] = { der_len };
 
-		rc = ca_x509_record(ca, slot, ch, chl, 1, 1, ch, chl, 1);
+		rc = ca_x509_record(ca, p->slot, ch, chl, 1, 1, ch, chl,
+		    1) == 0 ? 0 : -1;
 	}
-out:
-	mem_free(subj);
 	mem_free(der);
-	mem_free(csr);
-	return rc;
+	ca_x509_prep_end(p, rc);
+	ca_job_end(ca);
+}
+
+static void
+ca_x509_csr_signed(void *arg, enum key_err err, const uint8_t *sig,
+    size_t siglen)
+{
+	struct prep	*p = arg;
+	struct ca	*ca = p->ca;
+	uint8_t		*csr = NULL;
+	size_t		 csr_len;
+
+	keymgr_release(ca->km, p->key);
+	if (err != KEY_OK || ca->draining || cert_tbs_finish(&p->tbs, sig,
+	    siglen, &csr, &csr_len) == -1) {
+		if (err != KEY_OK)
+			log_kv(LOG_LEVEL_ERROR, "ca", "cannot sign the CA's "
+			    "request", "slot", p->slot, "error",
+			    key_strerror(err), (const char *)NULL);
+		ca_x509_prep_end(p, -1);
+	} else {
+		/* Freed by the CA if the upstream goes first (no answer). */
+		ca->up_prep = p;
+		log_kv(LOG_LEVEL_DEBUG, "ca", "asking the upstream for a CA",
+		    "upstream", ca->up->name, "slot", p->slot,
+		    (const char *)NULL);
+		ca->up->mint_x509_ca(ca->up, csr, csr_len,
+		    ca->cfg->ca_ttl / 1000, ca_upstream_done, p);
+		mem_free(csr);
+	}
+	ca_job_end(ca);
 }
 
 /* The journal's JWT slot as a bundle key (borrowing its fields). */
@@ -650,27 +859,62 @@ ca_jwt_key(const spirelet_server_JWTSlot *s, struct upstream_jwt_key *k)
 	k->expires_at = s->not_after;
 }
 
+/* A new JWT key for the slot after the active one; as X.509's. */
+struct jwt_prep {
+	struct ca	*ca;
+	char		 slot[2];
+	int		 in_call;
+};
+
 static int
 ca_jwt_prepare(struct ca *ca)
 {
-	spirelet_server_JWTSlot	*act, *s;
-	struct upstream_jwt_key	 uk;
-	struct key		*k;
+	spirelet_server_JWTSlot	*act;
+	struct jwt_prep		*p;
 	const char		*slot;
-	const uint8_t		*spki;
-	char			 kid[33], name[32];
-	size_t			 spki_len;
-	int64_t			 now = ca_now();
+	char			 name[32];
 
 	act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
 	slot = ca_next_slot(act != NULL ? act->slot : NULL);
 	snprintf(name, sizeof(name), "JWT-Signer-%s", slot);
-	k = keymgr_generate(ca->km, name, (enum key_type)ca->cfg->ca_key_type);
-	if (k == NULL || jwtsvid_new_kid(kid) == -1)
+	p = mem_calloc(1, sizeof(*p));
+	if (p == NULL)
 		return -1;
-	s = ca_jwt_slot(ca, slot);
-	if (s == NULL)
+	p->ca = ca;
+	snprintf(p->slot, sizeof(p->slot), "%s", slot);
+	p->in_call = 1;
+	ca->jwt_preparing = 1;
+	ca->jobs++;
+	if (keymgr_generate_async(ca->km, ca->worker, name,
+	    (enum key_type)ca->cfg->ca_key_type, ca_jwt_key_done, p) == -1) {
+		ca->jobs--;
+		ca->jwt_preparing = 0;
+		mem_free(p);
 		return -1;
+	}
+	if (ca->jwt_preparing)
+		p->in_call = 0;	/* it answers later */
+	return 0;
+}
+
+static void
+ca_jwt_key_done(void *arg, struct key *k)
+{
+	struct jwt_prep		*p = arg;
+	struct ca		*ca = p->ca;
+	spirelet_server_JWTSlot	*s;
+	struct upstream_jwt_key	 uk;
+	const uint8_t		*spki;
+	char			 kid[33], name[32];
+	size_t			 spki_len;
+	int64_t			 now = ca_now();
+	int			 ok = 0, async = !p->in_call;
+
+	ca->jwt_preparing = 0;
+	snprintf(name, sizeof(name), "JWT-Signer-%s", p->slot);
+	if (k == NULL || ca->draining || jwtsvid_new_kid(kid) == -1 ||
+	    (s = ca_jwt_slot(ca, p->slot)) == NULL)
+		goto out;
 	spki = key_spki(k, &spki_len);
 	s->key_id = pbu_strdup(name);
 	s->kid = pbu_strdup(kid);
@@ -679,11 +923,12 @@ ca_jwt_prepare(struct ca *ca)
 	s->issued_at = now;
 	s->not_after = now + ca->cfg->ca_ttl / 1000;
 	if (s->key_id == NULL || s->kid == NULL || s->public_key == NULL)
-		return -1;
+		goto out;
 	ca_jwt_key(s, &uk);
 	if (ca_save(ca, NULL, NULL, 0, &uk, 1) == -1)
-		return -1;
-	log_kv(LOG_LEVEL_INFO, "ca", "JWT key prepared", "slot", slot,
+		goto out;
+	ok = 1;
+	log_kv(LOG_LEVEL_INFO, "ca", "JWT key prepared", "slot", p->slot,
 	    "kid", kid, (const char *)NULL);
 	/*
 	 * Published to the parent too. SPIRE fails the preparation when
@@ -692,7 +937,16 @@ ca_jwt_prepare(struct ca *ca)
 	 */
 	if (ca->up != NULL && ca->up->publish_jwt_key != NULL)
 		ca->up->publish_jwt_key(ca->up, &uk);
-	return 0;
+out:
+	mem_free(p);
+	ca->jwt_failed = !ok;
+	if (async && !ca->draining) {
+		if (ok)
+			ca_rotate(ca);
+		else
+			ca_schedule(ca);
+	}
+	ca_job_end(ca);
 }
 
 /* One rotation step for X.509; 1 when the active CA changed. */
@@ -744,8 +998,11 @@ ca_x509_step(struct ca *ca, int64_t now)
 	    act_na) && act_na - now >= ca->need)
 		return 0;
 	if (ca_x509_prepare(ca) == -1) {
-		ca->failed = 1;
-		ca_retry_later(ca);
+		/* A failure inside has backed off already. */
+		if (!ca->failed || ca->retry_at <= now) {
+			ca->failed = 1;
+			ca_retry_later(ca);
+		}
 		return 0;
 	}
 	/* Self-signed: prepared at once; it may be due already. */
@@ -765,15 +1022,17 @@ ca_jwt_step(struct ca *ca, int64_t now)
 		prep = NULL;
 	if (act != NULL && now < ca_activate_at(act->issued_at,
 	    act->not_after)) {
-		if (prep == NULL && now >= ca_prepare_at(act->issued_at,
-		    act->not_after))
+		if (prep == NULL && !ca->jwt_preparing &&
+		    now >= ca_prepare_at(act->issued_at, act->not_after))
 			(void)ca_jwt_prepare(ca);
 		return;
 	}
 	if (prep == NULL) {
-		if (ca_jwt_prepare(ca) == -1)
+		if (ca->jwt_preparing || ca_jwt_prepare(ca) == -1)
 			return;
 		prep = ca_jwt_find(ca, CA_STATUS_PREPARED);
+		if (prep == NULL)
+			return;	/* the key is made on the worker */
 		act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
 	}
 	if (act != NULL)
@@ -791,6 +1050,8 @@ ca_rotate(struct ca *ca)
 	int64_t	now = ca_now();
 	int	changed;
 
+	if (ca->draining)
+		return;
 	ca_jwt_step(ca, now);
 	changed = ca_x509_step(ca, now);
 	if (!ca->ready && ca_x509_find(ca, CA_STATUS_ACTIVE) != NULL &&
@@ -835,14 +1096,19 @@ ca_schedule(struct ca *ca)
 	spirelet_server_JWTSlot		*ja, *jp;
 	int64_t				 now = ca_now(), next, t;
 
+	if (ca->draining)
+		return;
 	next = ca_x509_next(ca, now);
 	ja = ca_jwt_find(ca, CA_STATUS_ACTIVE);
 	jp = ca_jwt_find(ca, CA_STATUS_PREPARED);
 	if (ja != NULL) {
-		t = jp != NULL ? ca_activate_at(ja->issued_at, ja->not_after) :
+		t = jp != NULL || ca->jwt_preparing ?
+		    ca_activate_at(ja->issued_at, ja->not_after) :
 		    ca_prepare_at(ja->issued_at, ja->not_after);
 		next = t < next ? t : next;
-	} else if (now + SERVER_UPSTREAM_RETRY_MIN_SEC < next)
+	}
+	if ((ja == NULL || ca->jwt_failed) &&
+	    now + SERVER_UPSTREAM_RETRY_MIN_SEC < next)
 		next = now + SERVER_UPSTREAM_RETRY_MIN_SEC;
 	ev_timer_stop(ca->loop, &ca->timer);
 	if (next == INT64_MAX)
@@ -907,7 +1173,7 @@ ca_log_budget(struct ca *ca, const char *why)
 	int				 usable = 0;
 	char				 until[32];
 
-	if (ca->up == NULL || !ca->up->remote)
+	if (ca->draining || ca->up == NULL || !ca->up->remote)
 		return;
 	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
 	prep = ca_x509_find(ca, CA_STATUS_PREPARED);
@@ -1063,6 +1329,11 @@ ca_free(struct ca *ca)
 	if (ca == NULL)
 		return;
 	ev_timer_stop(ca->loop, &ca->timer);
+	/* The upstream went first and will not answer (upstream.h). */
+	if (ca->up_prep != NULL) {
+		cert_tbs_cleanup(&ca->up_prep->tbs);
+		mem_free(ca->up_prep);
+	}
 	pb_release(spirelet_server_Journal_fields, &ca->j);
 	mem_free(ca);
 }
@@ -1088,25 +1359,49 @@ ca_svid_cleanup(struct ca_svid *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int
-ca_sign_x509svid(struct ca *ca, const uint8_t *spki, size_t spki_len,
-    const char *spiffe_id, const char *const *dns, size_t ndns, int64_t ttl,
-    struct ca_svid *out)
+void
+ca_set_worker(struct ca *ca, struct worker *w)
+{
+	ca->worker = w;
+}
+
+void
+ca_drain(struct ca *ca, void (*done)(void *), void *arg)
+{
+	ca->draining = 1;
+	ev_timer_stop(ca->loop, &ca->timer);
+	if (ca->jobs == 0) {
+		done(arg);
+		return;
+	}
+	log_kv(LOG_LEVEL_INFO, "ca", "waiting for TPM operations in flight",
+	    (const char *)NULL);
+	ca->drained = done;
+	ca->drained_arg = arg;
+}
+
+/*
+ * The template of an X509-SVID signed by the active CA, and that CA's
+ * key (borrowed from the KeyManager) and slot. *subj is the subject's
+ * DER, the caller's to free. NULL when there is no active CA (logged).
+ */
+static struct key *
+ca_x509_template(struct ca *ca, int64_t ttl, const char *spiffe_id,
+    const char *const *dns, size_t ndns, const uint8_t *spki,
+    size_t spki_len, struct cert_template *t, uint8_t **subj,
+    spirelet_server_X509Slot **slot)
 {
 	spirelet_server_X509Slot	*act;
-	struct cert_template		 t;
 	struct cert_name		 nm;
 	struct key			*k;
-	uint8_t				*subj = NULL;
 	size_t				 subj_len, i;
 	int64_t				 now = ca_now(), na;
-	int				 rc = -1;
 
-	memset(out, 0, sizeof(*out));
+	*subj = NULL;
 	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
 	if (act == NULL || (k = keymgr_get(ca->km, act->key_id)) == NULL) {
 		log_warnx("ca", "no active X.509 CA");
-		return -1;
+		return NULL;
 	}
 	if (ttl <= 0)
 		ttl = ca->cfg->default_x509_svid_ttl / 1000;
@@ -1115,38 +1410,70 @@ ca_sign_x509svid(struct ca *ca, const uint8_t *spki, size_t spki_len,
 	nm.organization[0] = "SPIRE";
 	if (ndns > 0)
 		nm.common_name = dns[0];
-	memset(&t, 0, sizeof(t));
-	if (cert_name_encode(&nm, &subj, &subj_len) == -1 ||
-	    cert_random_serial(&t) == -1)
-		goto out;
+	memset(t, 0, sizeof(*t));
+	if (cert_name_encode(&nm, subj, &subj_len) == -1 ||
+	    cert_random_serial(t) == -1) {
+		mem_free(*subj);
+		*subj = NULL;
+		return NULL;
+	}
 	na = now + ttl < act->not_after ? now + ttl : act->not_after;
-	t.subject = subj;
-	t.subject_len = subj_len;
-	t.not_before = (time_t)(now - BACKDATE);
-	t.not_after = (time_t)na;
-	t.key_usage = CERT_KU_DIGITAL_SIGNATURE | CERT_KU_KEY_ENCIPHERMENT |
+	t->subject = *subj;
+	t->subject_len = subj_len;
+	t->not_before = (time_t)(now - BACKDATE);
+	t->not_after = (time_t)na;
+	t->key_usage = CERT_KU_DIGITAL_SIGNATURE | CERT_KU_KEY_ENCIPHERMENT |
 	    CERT_KU_KEY_AGREEMENT;
-	t.eku_tls = 1;
-	t.uri = spiffe_id;
+	t->eku_tls = 1;
+	t->uri = spiffe_id;
 	for (i = 0; i < ndns && i < CERT_DNS_MAX; i++)
-		t.dns[i] = dns[i];
-	t.ndns = i;
-	t.spki = spki;
-	t.spki_len = spki_len;
-	if (cert_sign(&t, k, act->cert->bytes, act->cert->size, &out->der[0],
-	    &out->len[0]) == -1)
-		goto out;
+		t->dns[i] = dns[i];
+	t->ndns = i;
+	t->spki = spki;
+	t->spki_len = spki_len;
+	*slot = act;
+	return k;
+}
+
+/* The CA's upstream chain after the leaf, copied into out->der[1..]. */
+static int
+ca_svid_chain(const spirelet_server_X509Slot *act, struct ca_svid *out)
+{
+	size_t	i;
+
 	out->n = 1;
 	for (i = 0; i < act->upstream_chain_count &&
 	    out->n < sizeof(out->der) / sizeof(out->der[0]); i++) {
 		out->der[out->n] = mem_alloc(act->upstream_chain[i]->size);
 		if (out->der[out->n] == NULL)
-			goto out;
+			return -1;
 		memcpy(out->der[out->n], act->upstream_chain[i]->bytes,
 		    act->upstream_chain[i]->size);
 		out->len[out->n++] = act->upstream_chain[i]->size;
 	}
-	out->expires_at = na;
+	return 0;
+}
+
+int
+ca_sign_x509svid(struct ca *ca, const uint8_t *spki, size_t spki_len,
+    const char *spiffe_id, const char *const *dns, size_t ndns, int64_t ttl,
+    struct ca_svid *out)
+{
+	spirelet_server_X509Slot	*act;
+	struct cert_template		 t;
+	struct key			*k;
+	uint8_t				*subj;
+	int				 rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	k = ca_x509_template(ca, ttl, spiffe_id, dns, ndns, spki, spki_len,
+	    &t, &subj, &act);
+	if (k == NULL)
+		return -1;
+	if (cert_sign(&t, k, act->cert->bytes, act->cert->size, &out->der[0],
+	    &out->len[0]) == -1 || ca_svid_chain(act, out) == -1)
+		goto out;
+	out->expires_at = t.not_after;
 	if (ca_serial_decimal(t.serial, t.serial_len, out->serial,
 	    sizeof(out->serial)) == -1)
 		goto out;
@@ -1158,21 +1485,79 @@ out:
 	return rc;
 }
 
+static void
+ca_sign_free(struct ca_sign *j)
+{
+	cert_tbs_cleanup(&j->tbs);
+	jwtsvid_tbs_cleanup(&j->jwt);
+	ca_svid_cleanup(&j->svid);
+	mem_free(j);
+}
+
 int
-ca_sign_downstream(struct ca *ca, const uint8_t *spki, size_t spki_len,
-    int64_t ttl, struct ca_svid *out)
+ca_sign_x509svid_async(struct ca *ca, const uint8_t *spki, size_t spki_len,
+    const char *spiffe_id, const char *const *dns, size_t ndns, int64_t ttl,
+    ca_x509_fn done, void *arg)
+{
+	spirelet_server_X509Slot	*act;
+	struct cert_template		 t;
+	struct ca_sign			*j;
+	struct key			*k;
+	uint8_t				*subj = NULL;
+	enum key_err			 e;
+
+	if (ca->draining)
+		return -1;
+	j = mem_calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -1;
+	j->ca = ca;
+	j->x509_done = done;
+	j->arg = arg;
+	k = ca_x509_template(ca, ttl, spiffe_id, dns, ndns, spki, spki_len,
+	    &t, &subj, &act);
+	if (k == NULL || cert_tbs_make(&t, key_get_type(k), act->cert->bytes,
+	    act->cert->size, &j->tbs) == -1 ||
+	    ca_svid_chain(act, &j->svid) == -1 ||
+	    ca_serial_decimal(t.serial, t.serial_len, j->svid.serial,
+	    sizeof(j->svid.serial)) == -1)
+		goto fail;
+	mem_free(subj);
+	subj = NULL;
+	j->svid.expires_at = t.not_after;
+	j->key = k;
+	keymgr_hold(ca->km, k);
+	ca->jobs++;
+	e = key_sign_async(k, ca_worker_for(ca, k), j->tbs.digest,
+	    j->tbs.digest_len, ca_x509_signed, j);
+	if (e == KEY_OK)
+		return 0;
+	log_kv(LOG_LEVEL_WARN, "ca", "cannot sign an X509-SVID", "error",
+	    key_strerror(e), (const char *)NULL);
+	ca->jobs--;
+	keymgr_release(ca->km, k);
+fail:
+	mem_free(subj);
+	ca_sign_free(j);
+	return -1;
+}
+
+int
+ca_sign_downstream_async(struct ca *ca, const uint8_t *spki,
+    size_t spki_len, int64_t ttl, ca_x509_fn done, void *arg)
 {
 	spirelet_server_X509Slot	*act;
 	struct cert_template		 t;
 	struct x509_cert		 c;
+	struct ca_sign			*j;
 	struct key			*k;
 	uint8_t				*subj = NULL;
-	size_t				 i, chain_len;
-	int				 rc = -1;
+	size_t				 chain_len;
+	enum key_err			 e;
 
-	memset(out, 0, sizeof(*out));
 	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
-	if (act == NULL || (k = keymgr_get(ca->km, act->key_id)) == NULL ||
+	if (ca->draining || act == NULL ||
+	    (k = keymgr_get(ca->km, act->key_id)) == NULL ||
 	    x509_parse(act->cert->bytes, act->cert->size, &c) != X509_OK) {
 		log_warnx("ca", "no active X.509 CA");
 		return -1;
@@ -1182,34 +1567,60 @@ ca_sign_downstream(struct ca *ca, const uint8_t *spki, size_t spki_len,
 	/* SPIRE's parent chain: the upstream chain, or the CA alone. */
 	chain_len = act->upstream_chain_count > 0 ?
 	    act->upstream_chain_count : 1;
-	if (nested_downstream_template(&c, chain_len, act->not_after, spki,
-	    spki_len, ca_now(), ttl, ca->td_id, &t, &subj) == -1) {
-		log_warnx("ca", "cannot make a downstream CA template");
+	j = mem_calloc(1, sizeof(*j));
+	if (j == NULL)
 		return -1;
+	j->ca = ca;
+	j->x509_done = done;
+	j->arg = arg;
+	if (nested_downstream_template(&c, chain_len, act->not_after, spki,
+	    spki_len, ca_now(), ttl, ca->td_id, &t, &subj) == -1 ||
+	    cert_tbs_make(&t, key_get_type(k), act->cert->bytes,
+	    act->cert->size, &j->tbs) == -1 ||
+	    ca_svid_chain(act, &j->svid) == -1 ||
+	    ca_serial_decimal(t.serial, t.serial_len, j->svid.serial,
+	    sizeof(j->svid.serial)) == -1) {
+		log_warnx("ca", "cannot make a downstream CA");
+		goto fail;
 	}
-	if (cert_sign(&t, k, act->cert->bytes, act->cert->size, &out->der[0],
-	    &out->len[0]) == -1)
-		goto out;
-	out->n = 1;
-	for (i = 0; i < act->upstream_chain_count &&
-	    out->n < sizeof(out->der) / sizeof(out->der[0]); i++) {
-		out->der[out->n] = mem_alloc(act->upstream_chain[i]->size);
-		if (out->der[out->n] == NULL)
-			goto out;
-		memcpy(out->der[out->n], act->upstream_chain[i]->bytes,
-		    act->upstream_chain[i]->size);
-		out->len[out->n++] = act->upstream_chain[i]->size;
-	}
-	out->expires_at = (int64_t)t.not_after;
-	if (ca_serial_decimal(t.serial, t.serial_len, out->serial,
-	    sizeof(out->serial)) == -1)
-		goto out;
-	rc = 0;
-out:
 	mem_free(subj);
-	if (rc == -1)
-		ca_svid_cleanup(out);
-	return rc;
+	subj = NULL;
+	j->svid.expires_at = t.not_after;
+	j->key = k;
+	keymgr_hold(ca->km, k);
+	ca->jobs++;
+	e = key_sign_async(k, ca_worker_for(ca, k), j->tbs.digest,
+	    j->tbs.digest_len, ca_x509_signed, j);
+	if (e == KEY_OK)
+		return 0;
+	log_kv(LOG_LEVEL_WARN, "ca", "cannot sign a downstream CA", "error",
+	    key_strerror(e), (const char *)NULL);
+	ca->jobs--;
+	keymgr_release(ca->km, k);
+fail:
+	mem_free(subj);
+	ca_sign_free(j);
+	return -1;
+}
+
+static void
+ca_x509_signed(void *arg, enum key_err err, const uint8_t *sig,
+    size_t siglen)
+{
+	struct ca_sign	*j = arg;
+	struct ca	*ca = j->ca;
+	int		 rc = -1;
+
+	if (err != KEY_OK)
+		log_kv(LOG_LEVEL_ERROR, "ca", "the CA key did not sign",
+		    "error", key_strerror(err), (const char *)NULL);
+	else if (cert_tbs_finish(&j->tbs, sig, siglen, &j->svid.der[0],
+	    &j->svid.len[0]) == 0)
+		rc = 0;
+	keymgr_release(ca->km, j->key);
+	j->x509_done(j->arg, rc, rc == 0 ? &j->svid : NULL);
+	ca_sign_free(j);
+	ca_job_end(ca);
 }
 
 char *
@@ -1231,4 +1642,70 @@ ca_sign_jwtsvid(struct ca *ca, const char *spiffe_id, const char *const *aud,
 	*exp = now + ttl < act->not_after ? now + ttl : act->not_after;
 	return jwtsvid_mint(k, act->kid, spiffe_id, aud, naud, *iat, *exp,
 	    ca->cfg->jwt_issuer);
+}
+
+int
+ca_sign_jwtsvid_async(struct ca *ca, const char *spiffe_id,
+    const char *const *aud, size_t naud, int64_t ttl, ca_jwt_fn done,
+    void *arg)
+{
+	spirelet_server_JWTSlot	*act;
+	struct ca_sign		*j;
+	struct key		*k;
+	enum key_err		 e;
+	int64_t			 now = ca_now();
+
+	act = ca_jwt_find(ca, CA_STATUS_ACTIVE);
+	if (ca->draining || act == NULL ||
+	    (k = keymgr_get(ca->km, act->key_id)) == NULL) {
+		log_warnx("ca", "no active JWT key");
+		return -1;
+	}
+	j = mem_calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -1;
+	j->ca = ca;
+	j->jwt_done = done;
+	j->arg = arg;
+	if (ttl <= 0)
+		ttl = ca->cfg->default_jwt_svid_ttl / 1000;
+	j->iat = now;
+	j->exp = now + ttl < act->not_after ? now + ttl : act->not_after;
+	if (jwtsvid_tbs_make(key_get_type(k), act->kid, spiffe_id, aud, naud,
+	    j->iat, j->exp, ca->cfg->jwt_issuer, &j->jwt) == -1) {
+		ca_sign_free(j);
+		return -1;
+	}
+	j->key = k;
+	keymgr_hold(ca->km, k);
+	ca->jobs++;
+	e = key_sign_async(k, ca_worker_for(ca, k), j->jwt.digest,
+	    j->jwt.digest_len, ca_jwt_signed, j);
+	if (e == KEY_OK)
+		return 0;
+	log_kv(LOG_LEVEL_WARN, "ca", "cannot sign a JWT-SVID", "error",
+	    key_strerror(e), (const char *)NULL);
+	ca->jobs--;
+	keymgr_release(ca->km, k);
+	ca_sign_free(j);
+	return -1;
+}
+
+static void
+ca_jwt_signed(void *arg, enum key_err err, const uint8_t *sig,
+    size_t siglen)
+{
+	struct ca_sign	*j = arg;
+	struct ca	*ca = j->ca;
+	char		*tok = NULL;
+
+	if (err != KEY_OK)
+		log_kv(LOG_LEVEL_ERROR, "ca", "the JWT key did not sign",
+		    "error", key_strerror(err), (const char *)NULL);
+	else
+		tok = jwtsvid_tbs_finish(&j->jwt, sig, siglen);
+	keymgr_release(ca->km, j->key);
+	j->jwt_done(j->arg, tok, j->iat, j->exp);
+	ca_sign_free(j);
+	ca_job_end(ca);
 }

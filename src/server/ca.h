@@ -17,6 +17,7 @@
 
 struct ev_loop;
 struct keymgr;
+struct worker;
 struct server_config;
 struct store;
 struct upstream;
@@ -87,7 +88,7 @@ void	ca_svid_cleanup(struct ca_svid *);
  * Signs an X509-SVID for spiffe_id over spki (DER, from a checked
  * request) with the active CA: ttl seconds (0: default_x509_svid_ttl),
  * capped at the CA's expiry; CN the first DNS name. out is filled on
- * success. 0, or -1 (logged).
+ * success. 0, or -1 (logged). Blocks for a TPM key: start-up only.
  */
 int	ca_sign_x509svid(struct ca *, const uint8_t *spki, size_t spki_len,
 	    const char *spiffe_id, const char *const *dns, size_t ndns,
@@ -95,22 +96,61 @@ int	ca_sign_x509svid(struct ca *, const uint8_t *spki, size_t spki_len,
 	    __attribute__((warn_unused_result));
 
 /*
+ * The same for code on the loop: with a software CA key done() runs
+ * before this returns; with a key that blocks (KeyManager "tpm") the
+ * certificate is made here and signed on the worker, and done() runs
+ * later on the loop. done(arg, 0, svid) with the SVID borrowed for the
+ * call, or done(arg, -1, NULL) (logged). Returns 0 when done() will run
+ * (or ran) exactly once, -1 when it will not (no active CA, draining,
+ * the worker's queue full). The arguments are copied.
+ */
+typedef void	(*ca_x509_fn)(void *arg, int rc, const struct ca_svid *);
+int	ca_sign_x509svid_async(struct ca *, const uint8_t *spki,
+	    size_t spki_len, const char *spiffe_id, const char *const *dns,
+	    size_t ndns, int64_t ttl, ca_x509_fn, void *arg)
+	    __attribute__((warn_unused_result));
+
+/*
  * Mints a JWT-SVID with the active key: ttl seconds (0: default), capped
  * at the key's expiry. A new string (mem_free), *iat and *exp set, or
- * NULL (logged).
+ * NULL (logged). Blocks for a TPM key.
  */
 char	*ca_sign_jwtsvid(struct ca *, const char *spiffe_id,
 	    const char *const *aud, size_t naud, int64_t ttl, int64_t *iat,
 	    int64_t *exp);
 
 /*
+ * The same without blocking, as ca_sign_x509svid_async: done(arg,
+ * token, iat, exp) with a new token the callee owns (mem_free), or
+ * token NULL on failure (logged).
+ */
+typedef void	(*ca_jwt_fn)(void *arg, char *token, int64_t iat,
+		    int64_t exp);
+int	ca_sign_jwtsvid_async(struct ca *, const char *spiffe_id,
+	    const char *const *aud, size_t naud, int64_t ttl, ca_jwt_fn,
+	    void *arg) __attribute__((warn_unused_result));
+
+/*
+ * From now on, blocking keys are made and sign on w (until then they
+ * block: start-up). w must outlive the CA's jobs (see ca_drain).
+ */
+void	ca_set_worker(struct ca *, struct worker *w);
+/*
+ * Stops rotating and starting work, and calls done(arg) once no job of
+ * the CA is left on the worker (at once when none is): then the CA, the
+ * KeyManager and what their jobs' callers hold may be freed.
+ */
+void	ca_drain(struct ca *, void (*done)(void *), void *arg);
+
+/*
  * Signs a CA for a downstream server (NewDownstreamX509CA) over spki
  * (DER, from a checked request) for ttl seconds (0: ca_ttl), never past
- * the active CA's end. out holds the new CA, then the active CA's
- * upstream chain (nothing more for a self-signed CA). 0, or -1 (logged).
+ * the active CA's end, without blocking as ca_sign_x509svid_async: the
+ * SVID given to done holds the new CA, then the active CA's upstream
+ * chain (nothing more for a self-signed CA).
  */
-int	ca_sign_downstream(struct ca *, const uint8_t *spki, size_t spki_len,
-	    int64_t ttl, struct ca_svid *out)
+int	ca_sign_downstream_async(struct ca *, const uint8_t *spki,
+	    size_t spki_len, int64_t ttl, ca_x509_fn, void *arg)
 	    __attribute__((warn_unused_result));
 
 /* The active CA's expiry (Unix seconds), for logs and caps. */

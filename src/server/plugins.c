@@ -20,6 +20,25 @@ static const struct conf_option km_disk_opts[] = {
 	    .flags = CONF_REQUIRED,
 	    .help = "file the server's private keys are kept in" },
 };
+static const struct conf_option km_tpm_opts[] = {
+	{ "directory", CONF_OPT_STRING(struct km_tpm_conf, directory),
+	    .help = "directory of the keys' TPM blobs (default: data_dir)" },
+	{ "owner_hierarchy_password", CONF_OPT_STRING(struct km_tpm_conf,
+	    owner_hierarchy_password),
+	    .help = "TPM owner hierarchy password (default: none)" },
+	{ "tpm_device_path", CONF_OPT_STRING(struct km_tpm_conf,
+	    tpm_device_path),
+	    .help = "TPM character device or swtpm socket (default: "
+	    "/dev/tpmrm0, else /dev/tpm0)" },
+};
+static const struct conf_option tpm_devid_opts[] = {
+	{ "devid_ca_path", CONF_OPT_STRING(struct tpm_devid_conf,
+	    devid_ca_path), .flags = CONF_REQUIRED,
+	    .help = "PEM roots DevID certificates must chain to" },
+	{ "endorsement_ca_path", CONF_OPT_STRING(struct tpm_devid_conf,
+	    endorsement_ca_path), .flags = CONF_REQUIRED,
+	    .help = "PEM roots of the TPM vendors' EK certificates" },
+};
 static const struct conf_option x509pop_opts[] = {
 	{ "agent_path_template", CONF_OPT_STRING(struct x509pop_conf,
 	    agent_path_template),
@@ -75,6 +94,10 @@ static const struct conf_option upstream_spire_opts[] = {
 };
 static const struct conf_table km_disk_table =
     CONF_TABLE("KeyManager \"disk\"", km_disk_opts);
+static const struct conf_table km_tpm_table =
+    CONF_TABLE("KeyManager \"tpm\"", km_tpm_opts);
+static const struct conf_table tpm_devid_table =
+    CONF_TABLE("NodeAttestor \"tpm_devid\"", tpm_devid_opts);
 static const struct conf_table x509pop_table =
     CONF_TABLE("NodeAttestor \"x509pop\"", x509pop_opts);
 static const struct conf_table upstream_disk_table =
@@ -109,8 +132,14 @@ static const struct plugin_row registry[] = {
 	    SERVER_KM_DISK },
 	{ "KeyManager", "memory", NULL, NO_FIELD, NO_FIELD,
 	    SERVER_KM_MEMORY },
+	{ "KeyManager", "tpm", &km_tpm_table,
+	    offsetof(struct server_plugins, km_tpm), NO_FIELD,
+	    SERVER_KM_TPM },
 	{ "NodeAttestor", "join_token", NULL, NO_FIELD,
 	    offsetof(struct server_plugins, join_token), -1 },
+	{ "NodeAttestor", "tpm_devid", &tpm_devid_table,
+	    offsetof(struct server_plugins, tpm_devid_conf),
+	    offsetof(struct server_plugins, tpm_devid), -1 },
 	{ "NodeAttestor", "x509pop", &x509pop_table,
 	    offsetof(struct server_plugins, x509pop_conf),
 	    offsetof(struct server_plugins, x509pop), -1 },

@@ -15,6 +15,7 @@
 enum server_km {
 	SERVER_KM_MEMORY = 0,	/* keys die with the process */
 	SERVER_KM_DISK,		/* keys in a file, kept across restarts */
+	SERVER_KM_TPM,		/* keys in the TPM, their blobs in files */
 };
 
 enum x509pop_mode {
@@ -25,6 +26,19 @@ enum x509pop_mode {
 /* KeyManager "disk". */
 struct km_disk_conf {
 	const char		*keys_path;
+};
+
+/* KeyManager "tpm" (spirelet's own; SPIRE has none of that name). */
+struct km_tpm_conf {
+	const char		*directory;	/* blobs; NULL: data_dir */
+	const char		*tpm_device_path; /* NULL: autodetect */
+	const char		*owner_hierarchy_password;
+};
+
+/* NodeAttestor "tpm_devid". */
+struct tpm_devid_conf {
+	const char		*devid_ca_path;
+	const char		*endorsement_ca_path;
 };
 
 /* NodeAttestor "x509pop". */
@@ -63,7 +77,10 @@ struct upstream_spire_conf {
 struct server_plugins {
 	int			 km;		/* enum server_km */
 	struct km_disk_conf	 km_disk;
+	struct km_tpm_conf	 km_tpm;
 	bool			 join_token;
+	bool			 tpm_devid;
+	struct tpm_devid_conf	 tpm_devid_conf;
 	bool			 x509pop;
 	struct x509pop_conf	 x509pop_conf;
 	bool			 upstream_disk;

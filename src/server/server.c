@@ -28,6 +28,8 @@
 
 static void	server_stopped_one(void *);
 static int	server_svid_rotate(struct server *);
+static void	server_svid_signed(void *, int, const struct ca_svid *);
+static void	server_drained(void *);
 static void	server_svid_timer_cb(struct ev_loop *, ev_timer *, int);
 static int	server_tls_verify(void *, struct transport_peer *, char *,
 		    size_t);
@@ -72,43 +74,80 @@ server_tls_verify(void *arg, struct transport_peer *peer, char *err,
 	return 0;
 }
 
-/* Signs a fresh SVID for spiffe://td/spire/server and arms its timer. */
+/*
+ * The server's own TLS key is a software key, fresh for each SVID: a
+ * server context signs its handshakes on the loop (rpc/tls.c), so a TPM
+ * key there would stall every connection for each accepted handshake.
+ * Its SVID is signed by the CA, whose key may be in the TPM: that
+ * signature is made on the worker once the server runs.
+ */
+struct svid_rot {
+	struct server	*s;
+	struct key	*key;
+};
+
+/*
+ * Asks the CA for a fresh SVID for spiffe://td/spire/server; it is put
+ * in use (and its timer armed) when signed, at once during start-up.
+ * 0, or -1 when it could not be asked for (logged).
+ */
 static int
 server_svid_rotate(struct server *s)
 {
-	struct tls_identity	 ti;
-	struct ca_svid		 sv;
-	struct key		*k;
-	uint8_t			*pk = NULL;
-	size_t			 pklen = 0;
-	const uint8_t		*spki;
-	size_t			 spki_len, i;
-	const uint8_t		*chain[8];
-	enum key_err		 ke;
-	enum tls_err		 te;
-	double			 half;
-	int64_t			 now = (int64_t)time(NULL);
+	struct svid_rot	*r;
+	const uint8_t	*spki;
+	size_t		 spki_len;
+	enum key_err	 ke;
 
-	k = key_soft_generate(KEY_EC_P256, &ke);
-	if (k == NULL) {
+	if (s->svid_rotating)
+		return 0;
+	r = mem_calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -1;
+	r->s = s;
+	r->key = key_soft_generate(KEY_EC_P256, &ke);
+	if (r->key == NULL) {
 		log_kv(LOG_LEVEL_ERROR, "server", "cannot make the server key",
 		    "error", key_strerror(ke), (const char *)NULL);
+		mem_free(r);
 		return -1;
 	}
-	spki = key_spki(k, &spki_len);
-	if (ca_sign_x509svid(s->ca, spki, spki_len, s->server_id, NULL, 0, 0,
-	    &sv) == -1) {
-		key_free(k);
+	spki = key_spki(r->key, &spki_len);
+	s->svid_rotating = 1;
+	if (ca_sign_x509svid_async(s->ca, spki, spki_len, s->server_id, NULL,
+	    0, 0, server_svid_signed, r) == -1) {
+		s->svid_rotating = 0;
+		key_free(r->key);
+		mem_free(r);
 		return -1;
 	}
-	if (key_export_pkcs8(k, &pk, &pklen) != KEY_OK)
-		goto fail;
-	for (i = 0; i < sv.n; i++)
-		chain[i] = sv.der[i];
+	return 0;
+}
+
+/* Puts a signed server SVID in use; on failure tries again soon. */
+static void
+server_svid_signed(void *arg, int rc, const struct ca_svid *sv)
+{
+	struct svid_rot		*r = arg;
+	struct server		*s = r->s;
+	struct tls_identity	 ti;
+	uint8_t			*pk = NULL;
+	size_t			 pklen = 0;
+	const uint8_t		*chain[8];
+	size_t			 i;
+	enum tls_err		 te;
+	double			 half, next = 10.;
+	int64_t			 now = (int64_t)time(NULL);
+
+	s->svid_rotating = 0;
+	if (rc == -1 || key_export_pkcs8(r->key, &pk, &pklen) != KEY_OK)
+		goto out;
+	for (i = 0; i < sv->n; i++)
+		chain[i] = sv->der[i];
 	memset(&ti, 0, sizeof(ti));
 	ti.chain = chain;
-	ti.chain_len = sv.len;
-	ti.nchain = sv.n;
+	ti.chain_len = sv->len;
+	ti.nchain = sv->n;
 	ti.key = pk;
 	ti.key_len = pklen;
 	if (s->tls == NULL) {
@@ -121,31 +160,38 @@ server_svid_rotate(struct server *s)
 		tc.verify_arg = s;
 		s->tls = tls_ctx_new(&tc, &te);
 		if (s->tls == NULL)
-			goto fail;
+			goto out;
 	} else if ((te = tls_ctx_set_identity(s->tls, &ti)) != TLS_OK) {
 		log_kv(LOG_LEVEL_ERROR, "server", "cannot use the new SVID",
 		    "error", tls_strerror(te), (const char *)NULL);
-		goto fail;
+		goto out;
 	}
-	mem_free_wipe(pk, pklen);
 	key_free(s->svid_key);
-	s->svid_key = k;
-	ca_svid_cleanup(&s->svid);
-	s->svid = sv;
+	s->svid_key = r->key;
+	r->key = NULL;
+	/* The first SVID: the server API can listen (start-up waited). */
+	if (s->want_tcp && s->tcp == NULL && !s->stopping &&
+	    server_listen_tcp(s) == -1) {
+		log_error("server", "cannot start the server API");
+		if (s->started && s->cfg->fatal != NULL)
+			s->cfg->fatal(s->cfg->fatal_arg, 1);
+	}
 	/* As SPIRE's rotator: a new SVID once half the lifetime is gone. */
-	half = (double)(sv.expires_at - now) / 2;
-	ev_timer_stop(s->loop, &s->svid_timer);
-	ev_timer_set(&s->svid_timer, half > 1 ? half : 1, 0.);
-	ev_timer_start(s->loop, &s->svid_timer);
+	half = (double)(sv->expires_at - now) / 2;
+	next = half > 1 ? half : 1;
 	log_kv(LOG_LEVEL_DEBUG, "server", "server SVID rotated", "serial",
-	    sv.serial, (const char *)NULL);
-	return 0;
-fail:
+	    sv->serial, (const char *)NULL);
+out:
 	if (pk != NULL)
 		mem_free_wipe(pk, pklen);
-	key_free(k);
-	ca_svid_cleanup(&sv);
-	return -1;
+	key_free(r->key);
+	mem_free(r);
+	/* On failure: try again soon; the current SVID is still good. */
+	if (!s->stopping) {
+		ev_timer_stop(s->loop, &s->svid_timer);
+		ev_timer_set(&s->svid_timer, next, 0.);
+		ev_timer_start(s->loop, &s->svid_timer);
+	}
 }
 
 static void
@@ -156,7 +202,6 @@ server_svid_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (server_svid_rotate(s) == -1) {
-		/* Try again soon; the current SVID is still good. */
 		ev_timer_set(&s->svid_timer, 10., 0.);
 		ev_timer_start(s->loop, &s->svid_timer);
 	}
@@ -175,18 +220,10 @@ server_ca_activated(void *arg)
 
 	if (s->ca == NULL || s->stopping)
 		return;		/* still inside ca_new */
-	if (s->tls != NULL) {
-		(void)server_svid_rotate(s);
-		return;
-	}
-	/* The first CA from a parent: what start-up waited for. */
-	srv_roots_reload(s);
-	if (server_svid_rotate(s) == -1 || server_listen_tcp(s) == -1) {
-		log_error("server", "cannot start the server API with the "
-		    "first CA");
-		if (s->cfg->fatal != NULL)
-			s->cfg->fatal(s->cfg->fatal_arg, 1);
-	}
+	if (s->tls == NULL)
+		srv_roots_reload(s);	/* the first CA from a parent */
+	if (server_svid_rotate(s) == -1)
+		log_warnx("server", "cannot ask for a server SVID");
 }
 
 /* The TLS listener, once there is an SVID to serve with. */
@@ -271,7 +308,7 @@ server_start(struct ev_loop *loop, struct worker *worker,
 		    (const char *)NULL);
 		goto fail;
 	}
-	s->km = keymgr_new(&cfg->plug);
+	s->km = keymgr_new(&cfg->plug, cfg->data_dir);
 	if (s->km == NULL)
 		goto fail;
 	if (cfg->plug.upstream_disk) {
@@ -296,6 +333,8 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	if (s->health == NULL ||
 	    rpc_health_register(s->health, s->admin) == -1)
 		goto fail;
+	if (tpm_devid_load(s) == -1)
+		goto fail;
 	hooks.bundle_changed = server_bundle_changed;
 	hooks.activated = server_ca_activated;
 	hooks.arg = s;
@@ -303,8 +342,12 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	if (s->ca == NULL)
 		goto fail;
 	srv_roots_reload(s);
+	s->want_tcp = 1;
 	if (ca_ready(s->ca)) {
-		if (server_svid_rotate(s) == -1 || server_listen_tcp(s) == -1)
+		/* The CA has no worker yet: this signs at once, even in a
+		 * TPM, and the server API listens. */
+		if (server_svid_rotate(s) == -1 || s->tls == NULL ||
+		    s->tcp == NULL)
 			goto fail;
 	} else {
 		/* A first start under a parent: TLS waits for its CA. */
@@ -324,6 +367,9 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	log_kv(LOG_LEVEL_INFO, "server", "admin API listening", "path",
 	    cfg->socket_path, "trust_domain", cfg->trust_domain,
 	    "data_dir", cfg->data_dir, (const char *)NULL);
+	/* From now on a TPM CA key signs on the worker, off the loop. */
+	ca_set_worker(s->ca, worker);
+	s->started = 1;
 	return s;
 fail:
 	server_free(s);
@@ -342,6 +388,15 @@ server_stopped_one(void *arg)
 	if (s->up != NULL)
 		s->up->free(s->up);
 	s->up = NULL;
+	/* Signatures still on the worker (a slow TPM) finish first. */
+	ca_drain(s->ca, server_drained, s);
+}
+
+static void
+server_drained(void *arg)
+{
+	struct server	*s = arg;
+
 	ca_free(s->ca);
 	s->ca = NULL;
 	store_close(s->store);
@@ -380,7 +435,7 @@ server_free(struct server *s)
 	keymgr_free(s->km);
 	store_close(s->store);
 	key_free(s->svid_key);
-	ca_svid_cleanup(&s->svid);
+	tpm_devid_free(s);
 	for (i = 0; i < s->roots.n; i++)
 		mem_free(s->roots.der[i]);
 	mem_free(s->roots.der);

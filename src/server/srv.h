@@ -22,6 +22,7 @@
 
 struct keymgr;
 struct rpc_health;
+struct srv_devid;
 struct tls_ctx;
 struct upstream;
 
@@ -52,8 +53,9 @@ struct server {
 	struct tls_ctx			*tls;
 	struct srv_roots		 roots;
 	struct key			*svid_key;	/* our own SVID's */
-	struct ca_svid			 svid;
+	int				 svid_rotating;	/* being signed */
 	ev_timer			 svid_timer;
+	struct srv_devid		*devid;		/* tpm_devid's roots */
 	struct spiffe_td		 td;
 	char				 td_id[SPIFFE_ID_MAX + 1];
 	char				 server_id[SPIFFE_ID_MAX + 1];
@@ -62,6 +64,8 @@ struct server {
 	struct srv_limit		 limits[SERVER_ATTEST_PEERS_MAX];
 	size_t				 nlimits;
 	int				 stopping;
+	int				 want_tcp;	/* listen once signed */
+	int				 started;	/* start-up is over */
 	int				 pending;	/* servers to stop */
 	void				(*done)(void *);
 	void				*done_arg;
@@ -148,6 +152,21 @@ void	srv_peer_host(const char *addr, char *out, size_t len);
  */
 int	srv_entries_create(struct server *, spire_api_types_Entry *, size_t n,
 	    int *codes, const char **msgs) __attribute__((warn_unused_result));
+
+/*
+ * NodeAttestor "tpm_devid" (devid.c): its roots read at start-up, and
+ * its two steps of AttestAgent.
+ */
+int	tpm_devid_load(struct server *) __attribute__((warn_unused_result));
+void	tpm_devid_free(struct server *);
+struct tpmdevid_server;
+/*
+ * Checks a payload (untrusted) against the loaded roots: the session
+ * and its challenge JSON, as tpmdevid_server_start (attest/tpmdevid.h).
+ */
+int	srv_devid_start(struct server *, const uint8_t *payload, size_t len,
+	    struct tpmdevid_server **out, char **challenge, size_t *clen)
+	    __attribute__((warn_unused_result));
 
 /* Reloads the roots of the own bundle for the TLS hook. */
 void	srv_roots_reload(struct server *);

@@ -41,15 +41,34 @@ jwtsvid_mint(struct key *k, const char *kid, const char *sub,
     const char *const *aud, size_t naud, int64_t iat, int64_t exp,
     const char *iss)
 {
+	struct jwtsvid_tbs	 t;
+	uint8_t			 der[KEY_SIG_MAX];
+	size_t			 dlen = sizeof(der);
+	char			*tok = NULL;
+
+	if (jwtsvid_tbs_make(key_get_type(k), kid, sub, aud, naud, iat, exp,
+	    iss, &t) == -1)
+		return NULL;
+	if (key_sign(k, t.digest, t.digest_len, der, &dlen) == KEY_OK)
+		tok = jwtsvid_tbs_finish(&t, der, dlen);
+	else
+		log_warnx("spiffe", "cannot mint a JWT-SVID for %s", sub);
+	jwtsvid_tbs_cleanup(&t);
+	return tok;
+}
+
+int
+jwtsvid_tbs_make(enum key_type type, const char *kid, const char *sub,
+    const char *const *aud, size_t naud, int64_t iat, int64_t exp,
+    const char *iss, struct jwtsvid_tbs *out)
+{
 	json_t		*hdr, *claims, *a;
 	struct buf	 b;
-	char		*h = NULL, *c = NULL, *tok = NULL;
-	uint8_t		 md[WC_SHA384_DIGEST_SIZE], der[KEY_SIG_MAX];
-	uint8_t		 raw[2 * 48];
-	size_t		 i, dlen, half, tlen;
-	word32		 rl, sl;
-	int		 p384 = key_get_type(k) == KEY_EC_P384;
+	char		*h = NULL, *c = NULL;
+	size_t		 i;
+	int		 p384 = type == KEY_EC_P384, rc = -1;
 
+	memset(out, 0, sizeof(*out));
 	hdr = json_pack("{s:s, s:s, s:s}", "alg", p384 ? "ES384" : "ES256",
 	    "kid", kid, "typ", "JWT");
 	claims = json_pack("{s:s, s:I, s:I}", "sub", sub, "exp",
@@ -72,39 +91,67 @@ jwtsvid_mint(struct key *k, const char *kid, const char *sub,
 	    buf_append(&b, ".", 1) == -1 ||
 	    b64_part(&b, c, strlen(c)) == -1)
 		goto out;
+	out->digest_len = p384 ? 48 : 32;
 	if (wc_Hash(p384 ? WC_HASH_TYPE_SHA384 : WC_HASH_TYPE_SHA256,
-	    buf_ptr(&b), (word32)b.len, md, sizeof(md)) != 0)
+	    buf_ptr(&b), (word32)b.len, out->digest,
+	    sizeof(out->digest)) != 0)
 		goto out;
-	dlen = p384 ? 48 : 32;
-	tlen = sizeof(der);
-	if (key_sign(k, md, dlen, der, &tlen) != KEY_OK)
-		goto out;
-	/* JWS wants r || s, each left-padded to the curve's size. */
-	half = dlen;
-	memset(raw, 0, sizeof(raw));
-	rl = sl = (word32)half;
-	if (wc_ecc_sig_to_rs(der, (word32)tlen, raw, &rl, raw + half,
-	    &sl) != 0 || rl > half || sl > half)
-		goto out;
-	memmove(raw + (half - rl), raw, rl);
-	memset(raw, 0, half - rl);
-	memmove(raw + half + (half - sl), raw + half, sl);
-	memset(raw + half, 0, half - sl);
-	if (buf_append(&b, ".", 1) == -1 ||
-	    b64_part(&b, (const char *)raw, 2 * half) == -1 ||
-	    buf_append(&b, "", 1) == -1)
-		goto out;
-	tok = (char *)buf_take(&b, &tlen);
+	out->type = type;
+	out->input = (char *)buf_take(&b, &out->input_len);
+	rc = out->input != NULL ? 0 : -1;
 out:
-	if (tok == NULL)
+	if (rc == -1) {
 		log_warnx("spiffe", "cannot mint a JWT-SVID for %s", sub);
+		memset(out, 0, sizeof(*out));
+	}
 	buf_cleanup(&b);
 	json_decref(hdr);
 	json_decref(claims);
 	json_decref(a);
 	mem_free(h);
 	mem_free(c);
+	return rc;
+}
+
+char *
+jwtsvid_tbs_finish(const struct jwtsvid_tbs *t, const uint8_t *der,
+    size_t dlen)
+{
+	struct buf	 b;
+	uint8_t		 raw[2 * 48];
+	size_t		 half = t->digest_len, tlen;
+	word32		 rl, sl;
+	char		*tok = NULL;
+
+	buf_init(&b, JWTSVID_MAX);
+	/* JWS wants r || s, each left-padded to the curve's size. */
+	memset(raw, 0, sizeof(raw));
+	rl = sl = (word32)half;
+	if (half == 0 || half > 48 || wc_ecc_sig_to_rs(der, (word32)dlen,
+	    raw, &rl, raw + half, &sl) != 0 || rl > half || sl > half)
+		goto out;
+	memmove(raw + (half - rl), raw, rl);
+	memset(raw, 0, half - rl);
+	memmove(raw + half + (half - sl), raw + half, sl);
+	memset(raw + half, 0, half - sl);
+	if (buf_append(&b, t->input, t->input_len) == -1 ||
+	    buf_append(&b, ".", 1) == -1 ||
+	    b64_part(&b, (const char *)raw, 2 * half) == -1 ||
+	    buf_append(&b, "", 1) == -1)
+		goto out;
+	tok = (char *)buf_take(&b, &tlen);
+out:
+	if (tok == NULL)
+		log_warnx("spiffe", "cannot finish a JWT-SVID");
+	buf_cleanup(&b);
 	return tok;
+}
+
+void
+jwtsvid_tbs_cleanup(struct jwtsvid_tbs *t)
+{
+	mem_free(t->input);
+	memset(t, 0, sizeof(*t));
 }
 
 /* A base64url part decoded and parsed as a JSON object, or NULL. */

@@ -13,10 +13,10 @@
 
 #include <jansson.h>
 
+#include "hal/key.h"
 #include "pki/verify.h"
 
 struct bundle;
-struct key;
 
 #define JWTSVID_MAX		(16 * 1024) /* bytes of a token */
 #define JWTSVID_AUD_MAX		32	/* audience values in one token */
@@ -29,6 +29,29 @@ struct key;
 char	*jwtsvid_mint(struct key *, const char *kid, const char *sub,
 	    const char *const *aud, size_t naud, int64_t iat, int64_t exp,
 	    const char *iss);
+
+/*
+ * The same in two steps, for a key that signs later on another thread
+ * (key_sign_async): the signing input (header.claims, base64url) and the
+ * digest a key of type must sign; then the token from that signature
+ * (DER ECDSA, as key_sign gives it). jwtsvid_tbs_make: 0, or -1
+ * (logged) with nothing to clean up. jwtsvid_tbs_finish: a new string
+ * (mem_free) or NULL; the tbs stays the caller's to clean up.
+ */
+struct jwtsvid_tbs {
+	char		*input;		/* owned */
+	size_t		 input_len;
+	enum key_type	 type;
+	uint8_t		 digest[48];
+	size_t		 digest_len;
+};
+int	 jwtsvid_tbs_make(enum key_type, const char *kid, const char *sub,
+	    const char *const *aud, size_t naud, int64_t iat, int64_t exp,
+	    const char *iss, struct jwtsvid_tbs *out)
+	    __attribute__((warn_unused_result));
+char	*jwtsvid_tbs_finish(const struct jwtsvid_tbs *, const uint8_t *sig,
+	    size_t siglen);
+void	 jwtsvid_tbs_cleanup(struct jwtsvid_tbs *);
 
 enum jwtsvid_err {
 	JWTSVID_OK = 0,

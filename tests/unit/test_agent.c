@@ -1,8 +1,9 @@
 /*
  * Unit tests for the agent's pure parts: selector matching, the
  * revision diff of SyncAuthorizedEntries, the rotation schedule and
- * backoff, x509pop's challenge response, entries from the wire, and the
- * cache's record encodings (with a table of malformed records).
+ * backoff, x509pop's challenge response, entries from the wire, the
+ * cache's record encodings (with a table of malformed records), and
+ * what the cache may name as the agent key's TPM blob.
  */
 #include "config.h"
 
@@ -496,6 +497,71 @@ test_chain_split(void **state)
 	assert_int_equal(chain_split(two, 0, d, l, 4, &n), -1);
 }
 
+static void
+own_key_cb(void *arg, struct agent_key *k, const char *err)
+{
+	struct agent_key	**out = arg;
+
+	(void)err;
+	*out = k;
+}
+
+/*
+ * The agent key as the cache keeps it: a software key's PKCS#8 loads at
+ * once and is stored back the same; a TPM blob is named "tpm:" and a
+ * file the agent makes, and a name reaching out of data_dir (or not
+ * the agent's) is refused before any job.
+ */
+static void
+test_ownkey_stored_forms(void **state)
+{
+	static const char *const bad[] = {
+		"tpm:../svid-key-0000000000000000.tpm",
+		"tpm:svid-key-00/../../etc/passwd",
+		"tpm:/etc/passwd",
+		"tpm:devid.priv.blob",
+	};
+	struct agent_config	 cfg;
+	struct agent		 a;
+	struct agent_key	*k = NULL, *k2 = NULL;
+	struct key		*sk;
+	enum key_err		 ke;
+	uint8_t			*p8;
+	size_t			 p8len, i;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&a, 0, sizeof(a));
+	cfg.data_dir = "/nonexistent";
+	cfg.plugin.key_manager = AGENT_KM_TPM;
+	a.cfg = &cfg;
+	assert_int_equal(ownkey_init(&a), 0);
+	assert_non_null(a.tpm_km);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(ownkey_is_tpm((const uint8_t *)bad[i],
+		    strlen(bad[i])));
+		assert_int_equal(ownkey_load(&a, (const uint8_t *)bad[i],
+		    strlen(bad[i]), own_key_cb, &k), -1);
+		assert_null(k);
+	}
+	sk = key_soft_generate(KEY_EC_P256, &ke);
+	assert_non_null(sk);
+	assert_int_equal(key_export_pkcs8(sk, &p8, &p8len), KEY_OK);
+	assert_false(ownkey_is_tpm(p8, p8len));
+	assert_int_equal(ownkey_load(&a, p8, p8len, own_key_cb, &k), 0);
+	assert_non_null(k);
+	assert_int_equal(k->stored_len, p8len);
+	assert_memory_equal(k->stored, p8, p8len);
+	/* A reference outlives the first holder's release. */
+	k2 = ownkey_ref(k);
+	ownkey_unref(k);
+	assert_int_equal(k2->refs, 1);
+	ownkey_unref(k2);
+	mem_free_wipe(p8, p8len);
+	key_free(sk);
+	ownkey_cleanup(&a);
+}
+
 int
 main(void)
 {
@@ -513,6 +579,7 @@ main(void)
 		cmocka_unit_test(test_entry_from_pb_malformed),
 		cmocka_unit_test(test_bundle_encoding_round_trip),
 		cmocka_unit_test(test_chain_split),
+		cmocka_unit_test(test_ownkey_stored_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

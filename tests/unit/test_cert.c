@@ -344,6 +344,78 @@ test_csr_round_trip(void **state)
 	mem_free(der);
 }
 
+/*
+ * Two-phase signing: the to-be-signed bytes made first, the signature
+ * later (as key_sign_async delivers it), give a certificate and a
+ * request that verify; a signature over other bytes does not.
+ */
+static void
+test_two_phase_signing(void **state)
+{
+	struct fixture		*f = *state;
+	WOLFSSL_CERT_MANAGER	*cm;
+	struct cert_template	 t;
+	struct cert_tbs		 tbs;
+	struct cert_csr		 csr;
+	uint8_t			 sig[KEY_SIG_MAX], *der;
+	size_t			 siglen = sizeof(sig), len;
+	time_t			 now = time(NULL);
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(cert_random_serial(&t), 0);
+	t.subject = f->ca_name;
+	t.subject_len = f->ca_name_len;
+	t.not_before = now - 10;
+	t.not_after = now + 3600;
+	t.key_usage = CERT_KU_DIGITAL_SIGNATURE;
+	t.uri = "spiffe://example.org/two-phase";
+	t.spki = key_spki(f->leaf_key, &t.spki_len);
+	assert_int_equal(cert_tbs_make(&t, KEY_EC_P256, f->ca, f->ca_len,
+	    &tbs), 0);
+	assert_int_equal(tbs.digest_len, 32);
+	assert_int_equal(key_sign(f->ca_key, tbs.digest, tbs.digest_len, sig,
+	    &siglen), KEY_OK);
+	assert_int_equal(cert_tbs_finish(&tbs, sig, siglen, &der, &len), 0);
+	cert_tbs_cleanup(&tbs);
+	cm = wolfSSL_CertManagerNew();
+	assert_non_null(cm);
+	assert_int_equal(wolfSSL_CertManagerLoadCABuffer(cm, f->ca,
+	    (long)f->ca_len, WOLFSSL_FILETYPE_ASN1), WOLFSSL_SUCCESS);
+	assert_int_equal(wolfSSL_CertManagerVerifyBuffer(cm, der, (long)len,
+	    WOLFSSL_FILETYPE_ASN1), WOLFSSL_SUCCESS);
+	mem_free(der);
+
+	/* The same signature on another template's bytes fails. */
+	t.uri = "spiffe://example.org/other";
+	assert_int_equal(cert_tbs_make(&t, KEY_EC_P256, f->ca, f->ca_len,
+	    &tbs), 0);
+	assert_int_equal(cert_tbs_finish(&tbs, sig, siglen, &der, &len), 0);
+	cert_tbs_cleanup(&tbs);
+	assert_int_not_equal(wolfSSL_CertManagerVerifyBuffer(cm, der,
+	    (long)len, WOLFSSL_FILETYPE_ASN1), WOLFSSL_SUCCESS);
+	mem_free(der);
+	wolfSSL_CertManagerFree(cm);
+
+	/* A request signed in two steps parses and verifies. */
+	assert_int_equal(cert_csr_tbs_make(t.spki, t.spki_len, KEY_EC_P256,
+	    f->ca_name, f->ca_name_len, NULL, NULL, 0, &tbs), 0);
+	siglen = sizeof(sig);
+	assert_int_equal(key_sign(f->leaf_key, tbs.digest, tbs.digest_len,
+	    sig, &siglen), KEY_OK);
+	assert_int_equal(cert_tbs_finish(&tbs, sig, siglen, &der, &len), 0);
+	assert_int_equal(cert_csr_parse(der, len, 1, &csr), CERT_CSR_OK);
+	mem_free(der);
+	/* Signed by another key than the request's: refused. */
+	siglen = sizeof(sig);
+	assert_int_equal(key_sign(f->ca_key, tbs.digest, tbs.digest_len,
+	    sig, &siglen), KEY_OK);
+	assert_int_equal(cert_tbs_finish(&tbs, sig, siglen, &der, &len), 0);
+	assert_int_equal(cert_csr_parse(der, len, 1, &csr),
+	    CERT_CSR_SIGNATURE);
+	mem_free(der);
+	cert_tbs_cleanup(&tbs);
+}
+
 /* DNS SANs go in ahead of the URI, each as a [2] IA5String. */
 static void
 test_csr_dns_sans(void **state)
@@ -414,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_leaf_other_ca_fails),
 		cmocka_unit_test(test_p384_ca),
 		cmocka_unit_test(test_csr_round_trip),
+		cmocka_unit_test(test_two_phase_signing),
 		cmocka_unit_test(test_csr_dns_sans),
 		cmocka_unit_test(test_csr_malformed),
 	};

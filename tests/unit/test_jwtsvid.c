@@ -125,6 +125,42 @@ test_round_trip(void **state)
 	mem_free(t);
 }
 
+/* Minted in two steps (the signature made apart): the token validates. */
+static void
+test_two_phase_mint(void **state)
+{
+	static const char *const aud[] = { "api" };
+	struct fixture		*f = *state;
+	struct jwtsvid_tbs	 t;
+	uint8_t			 sig[KEY_SIG_MAX];
+	size_t			 siglen = sizeof(sig);
+	char			*tok;
+
+	assert_int_equal(jwtsvid_tbs_make(KEY_EC_P384, "kid384",
+	    "spiffe://example.org/w", aud, 1, NOW, NOW + 300, NULL, &t), 0);
+	assert_int_equal(t.digest_len, 48);
+	assert_int_equal(key_sign(f->k384, t.digest, t.digest_len, sig,
+	    &siglen), KEY_OK);
+	tok = jwtsvid_tbs_finish(&t, sig, siglen);
+	assert_non_null(tok);
+	assert_int_equal(check(f, tok, "api", NOW + 10), JWTSVID_OK);
+	mem_free(tok);
+	/* The other key's signature over the same input: refused. */
+	jwtsvid_tbs_cleanup(&t);
+	assert_int_equal(jwtsvid_tbs_make(KEY_EC_P256, "kid256",
+	    "spiffe://example.org/w", aud, 1, NOW, NOW + 300, NULL, &t), 0);
+	siglen = sizeof(sig);
+	assert_int_equal(key_sign(f->k256, t.digest, t.digest_len, sig,
+	    &siglen), KEY_OK);
+	sig[siglen - 1] ^= 1;
+	tok = jwtsvid_tbs_finish(&t, sig, siglen);
+	assert_non_null(tok);
+	assert_int_equal(check(f, tok, "api", NOW + 10),
+	    JWTSVID_ERR_SIGNATURE);
+	mem_free(tok);
+	jwtsvid_tbs_cleanup(&t);
+}
+
 static void
 test_header_and_issuer(void **state)
 {
@@ -326,6 +362,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_two_phase_mint),
 		cmocka_unit_test(test_header_and_issuer),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_forged_tokens),

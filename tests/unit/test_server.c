@@ -1,8 +1,8 @@
 /*
  * Unit tests for the server's pure parts: which entries an agent may
  * have, SyncAuthorizedEntries paging, the CA rotation schedule and
- * serial texts, x509pop payloads and challenges, and the datastore's
- * records and indexes.
+ * serial texts, x509pop payloads and challenges, the datastore's
+ * records and indexes, and the KeyManager's keys held by jobs.
  */
 #include "config.h"
 
@@ -30,6 +30,8 @@
 #include "server/ca.h"
 #include "server/datastore.h"
 #include "server/entrysync.h"
+#include "server/keymgr.h"
+#include "server/plugins.h"
 #include "server/x509pop.h"
 
 /* authz: a table of entries standing for the datastore. */
@@ -569,6 +571,58 @@ test_ds_index_key_hashes_long_values(void **state)
 	assert_string_not_equal(key, key2);
 }
 
+/* Signs a digest with k and checks it against k's own public key. */
+static void
+assert_signs(struct key *k)
+{
+	uint8_t		 d[32], sig[KEY_SIG_MAX];
+	size_t		 siglen = sizeof(sig), spki_len;
+	const uint8_t	*spki;
+
+	memset(d, 7, sizeof(d));
+	assert_int_equal(key_sign(k, d, sizeof(d), sig, &siglen), KEY_OK);
+	spki = key_spki(k, &spki_len);
+	assert_int_equal(key_verify_spki(spki, spki_len, d, sizeof(d), sig,
+	    siglen), 0);
+}
+
+/*
+ * A key a job holds (a signature on the worker) survives its name
+ * being given a new key, until the job lets go; one nobody holds is
+ * replaced at once.
+ */
+static void
+test_keymgr_held_key_outlives_replacement(void **state)
+{
+	struct server_plugins	 pl;
+	struct keymgr		*km;
+	struct key		*old, *new, *k3;
+
+	(void)state;
+	memset(&pl, 0, sizeof(pl));
+	pl.km = SERVER_KM_MEMORY;
+	km = keymgr_new(&pl, "/nonexistent");
+	assert_non_null(km);
+	assert_int_equal(keymgr_blocking(km), 0);
+	old = keymgr_generate(km, "x509-CA-A", KEY_EC_P256);
+	assert_non_null(old);
+	keymgr_hold(km, old);
+	new = keymgr_generate(km, "x509-CA-A", KEY_EC_P256);
+	assert_non_null(new);
+	assert_ptr_not_equal(new, old);
+	assert_ptr_equal(keymgr_get(km, "x509-CA-A"), new);
+	/* The held key still works (ASan would see a freed one). */
+	assert_signs(old);
+	keymgr_release(km, old);
+	assert_signs(new);
+	/* Not held: replaced (and freed) at once; the set is unchanged. */
+	k3 = keymgr_generate(km, "x509-CA-A", KEY_EC_P256);
+	assert_non_null(k3);
+	assert_ptr_equal(keymgr_get(km, "x509-CA-A"), k3);
+	assert_null(keymgr_get(km, "x509-CA-B"));
+	keymgr_free(km);
+}
+
 int
 main(void)
 {
@@ -593,6 +647,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ds_tokens_single_use,
 		    ds_setup, ds_teardown),
 		cmocka_unit_test(test_ds_index_key_hashes_long_values),
+		cmocka_unit_test(test_keymgr_held_key_outlives_replacement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
