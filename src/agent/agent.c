@@ -39,6 +39,7 @@ static void	agent_api_stopped(void *);
 static void	agent_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	agent_reap_cb(struct ev_loop *, ev_timer *, int);
 static int	agent_boot_bundle(struct agent *);
+static void	agent_finish_stop(struct agent *);
 static int	agent_listen(struct agent *, struct rpc_server *,
 		    const char *path);
 static void	agent_own_loaded(void *, struct agent_key *, const char *);
@@ -187,6 +188,37 @@ out:
 }
 
 static int
+agent_local_add(void *arg, const uint8_t *der, size_t len)
+{
+	return bundle_add_x509(arg, der, len);
+}
+
+/*
+ * spirelet run: the bootstrap trust is the local server's bundle as it
+ * is now (refreshed before each attestation). 0 or -1.
+ */
+int
+agent_local_bundle(struct agent *a)
+{
+	const struct agent_local_server	*l = a->cfg->local;
+	struct bundle			 b;
+
+	if (l == NULL || l->roots == NULL)
+		return 0;
+	if (bundle_init(&b, a->td) == -1)
+		return -1;
+	if (l->roots(l->arg, agent_local_add, &b) <= 0) {
+		bundle_cleanup(&b);
+		return -1;
+	}
+	if (a->has_boot_bundle)
+		bundle_cleanup(&a->boot_bundle);
+	a->boot_bundle = b;
+	a->has_boot_bundle = 1;
+	return 0;
+}
+
+static int
 agent_listen(struct agent *a, struct rpc_server *srv, const char *path)
 {
 	struct rpc_listen_opts	 lo;
@@ -250,12 +282,17 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 	}
 	if (cache_load(a) == -1)
 		goto fail;
-	a->api = rpc_server_new(loop);
 	a->health = rpc_health_new();
-	if (a->api == NULL || a->health == NULL ||
-	    rpc_health_register(a->health, a->api) == -1 ||
-	    workload_register(a) == -1)
+	if (a->health == NULL)
 		goto fail;
+	/* Without a socket the agent serves this process only. */
+	if (cfg->socket_path != NULL) {
+		a->api = rpc_server_new(loop);
+		if (a->api == NULL ||
+		    rpc_health_register(a->health, a->api) == -1 ||
+		    workload_register(a) == -1)
+			goto fail;
+	}
 	if (cfg->server_address == NULL || *cfg->server_address == '\0') {
 		a->state = AGENT_IDLE;
 		a->ready = 1;
@@ -263,13 +300,15 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 		    "only");
 	} else {
 		if ((cfg->join_token == NULL || *cfg->join_token == '\0') &&
-		    cfg->plugin.node_attestor == AGENT_NA_NONE) {
+		    cfg->plugin.node_attestor == AGENT_NA_NONE &&
+		    (cfg->local == NULL || cfg->local->join_token == NULL)) {
 			log_error("agent", "a NodeAttestor plugin or a join "
 			    "token is required to reach the server");
 			goto fail;
 		}
 		if (agent_boot_bundle(a) == -1 || srvconn_init(a) == -1)
 			goto fail;
+		(void)agent_local_bundle(a);
 		if (a->own_rec != NULL) {
 			/* Its key is in the TPM: loaded on the worker. */
 			a->state = AGENT_LOADING;
@@ -280,9 +319,11 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 			    RPC_HEALTH_NOT_SERVING);
 		agent_schedule(a, 0);
 	}
-	if (agent_listen(a, a->api, cfg->socket_path) == -1)
-		goto fail;
-	a->servers_running = 1;
+	if (a->api != NULL) {
+		if (agent_listen(a, a->api, cfg->socket_path) == -1)
+			goto fail;
+		a->servers_running = 1;
+	}
 	if (cfg->admin_socket_path != NULL && *cfg->admin_socket_path) {
 		a->admin = rpc_server_new(loop);
 		if (a->admin == NULL ||
@@ -291,9 +332,11 @@ agent_start(struct ev_loop *loop, struct worker *worker,
 			goto fail;
 		a->servers_running++;
 	}
-	log_kv(LOG_LEVEL_INFO, "agent", "Workload API listening", "path",
-	    cfg->socket_path, "trust_domain", a->td, "data_dir",
-	    cfg->data_dir, (const char *)NULL);
+	log_kv(LOG_LEVEL_INFO, "agent", a->api != NULL ? "Workload API "
+	    "listening" : "agent started for this process only", "path",
+	    cfg->socket_path != NULL ? cfg->socket_path : "none",
+	    "trust_domain", a->td, "data_dir", cfg->data_dir,
+	    (const char *)NULL);
 	return a;
 fail:
 	agent_free(a);
@@ -439,6 +482,7 @@ agent_set_ready(struct agent *a)
 	a->ready = 1;
 	(void)!rpc_health_set(a->health, "", RPC_HEALTH_SERVING);
 	workload_notify(a);
+	local_notify(a);
 }
 
 void
@@ -446,6 +490,7 @@ agent_changed(struct agent *a)
 {
 	a->generation++;
 	workload_notify(a);
+	local_notify(a);
 }
 
 void
@@ -525,16 +570,22 @@ agent_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+agent_finish_stop(struct agent *a)
+{
+	store_close(a->store);
+	a->store = NULL;
+	log_info("agent", "agent stopped");
+	a->done(a->done_arg);
+}
+
+static void
 agent_api_stopped(void *arg)
 {
 	struct agent	*a = arg;
 
 	if (--a->servers_running > 0)
 		return;
-	store_close(a->store);
-	a->store = NULL;
-	log_info("agent", "agent stopped");
-	a->done(a->done_arg);
+	agent_finish_stop(a);
 }
 
 void
@@ -554,10 +605,16 @@ agent_stop(struct agent *a, void (*done)(void *), void *arg)
 	agent_reap_cb(a->loop, &reaper, 0);
 	ev_timer_stop(a->loop, &reaper);
 	workload_stop(a);
+	local_free(a);
 	(void)!rpc_health_set(a->health, "", RPC_HEALTH_NOT_SERVING);
+	if (a->servers_running == 0) {
+		agent_finish_stop(a);
+		return;
+	}
 	if (a->admin != NULL)
 		rpc_server_stop(a->admin, agent_api_stopped, a);
-	rpc_server_stop(a->api, agent_api_stopped, a);
+	if (a->api != NULL)
+		rpc_server_stop(a->api, agent_api_stopped, a);
 }
 
 void
@@ -581,6 +638,7 @@ agent_free(struct agent *a)
 		ev_timer_stop(a->loop, &reaper);
 	}
 	workload_stop(a);
+	local_free(a);
 	unixattest_free_all(a);
 	rpc_server_free(a->admin);
 	rpc_server_free(a->api);

@@ -164,6 +164,15 @@ attest_by_token(const struct agent *a)
 	return a->cfg->join_token != NULL && *a->cfg->join_token != '\0';
 }
 
+/* spirelet run: a fresh token from the server next door. */
+static int
+attest_by_local(const struct agent *a)
+{
+	return !attest_by_token(a) &&
+	    a->cfg->plugin.node_attestor == AGENT_NA_NONE &&
+	    a->cfg->local != NULL && a->cfg->local->join_token != NULL;
+}
+
 void
 attest_start(struct agent *a)
 {
@@ -174,6 +183,9 @@ attest_start(struct agent *a)
 	/* trust_bundle_url: attestation waits for the bundle. */
 	if (bundleurl_start(a))
 		return;
+	/* spirelet run: the local server's roots as they are now. */
+	if (a->cfg->local != NULL && agent_local_bundle(a) == -1)
+		log_warnx("agent", "the local server has no bundle yet");
 	r = mem_calloc(1, sizeof(*r));
 	if (r == NULL) {
 		log_warnx("agent", "out of memory for attestation");
@@ -184,10 +196,10 @@ attest_start(struct agent *a)
 	buf_init(&r->chain, 256 * 1024);
 	a->attest = r;
 	log_kv(LOG_LEVEL_INFO, "agent", "attesting", "server",
-	    a->cfg->server_address, "attestor", attest_by_token(a) ?
-	    "join_token" : agent_node_attestor_name(
+	    a->cfg->server_address, "attestor", attest_by_token(a) ||
+	    attest_by_local(a) ? "join_token" : agent_node_attestor_name(
 	    a->cfg->plugin.node_attestor), (const char *)NULL);
-	if (!attest_by_token(a) &&
+	if (!attest_by_token(a) && !attest_by_local(a) &&
 	    a->cfg->plugin.node_attestor == AGENT_NA_NONE) {
 		attest_fail(r, GRPC_STATUS_INTERNAL, -1, "no join token and "
 		    "no NodeAttestor to attest with");
@@ -229,6 +241,7 @@ attest_csr_made(void *arg, const uint8_t *csr, size_t len, const char *err)
 	struct attest_run	*r = arg;
 	struct agent		*a;
 	struct buf		 payload;
+	char			 tok[128];
 
 	if (!attest_job_back(r))
 		return;
@@ -247,6 +260,16 @@ attest_csr_made(void *arg, const uint8_t *csr, size_t len, const char *err)
 	if (attest_by_token(a)) {
 		attest_send(r, "join_token", a->cfg->join_token,
 		    strlen(a->cfg->join_token));
+		return;
+	}
+	if (attest_by_local(a)) {
+		if (a->cfg->local->join_token(a->cfg->local->arg, tok,
+		    sizeof(tok)) == -1) {
+			attest_fail(r, GRPC_STATUS_UNAVAILABLE, -1, "the "
+			    "local server made no join token");
+			return;
+		}
+		attest_send(r, "join_token", tok, strlen(tok));
 		return;
 	}
 	if (a->cfg->plugin.node_attestor == AGENT_NA_TPM_DEVID) {

@@ -81,6 +81,7 @@ entry_from_pb(const struct _spire_api_types_Entry *pe,
 	e->revision = pe->revision_number;
 	e->created_at = pe->created_at;
 	e->store_svid = pe->store_svid;
+	e->downstream = pe->downstream;
 	if (pe->selectors_count > 0) {
 		e->sel = mem_calloc(pe->selectors_count, sizeof(*e->sel));
 		if (e->sel == NULL)

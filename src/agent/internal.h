@@ -16,6 +16,7 @@
  *   jwt.c        JWT-SVIDs on demand, cached until half life
  *   unixattest.c the unix workload attestor
  *   workload.c   the Workload API
+ *   local.c      the in-process consumer of one SVID (agent_watch_x509)
  *   pbw.c        protobuf writing for the Workload API's responses
  */
 #ifndef AGENT_INTERNAL_H
@@ -73,6 +74,7 @@ struct agent_entry {
 	int64_t		 revision;
 	int64_t		 created_at;
 	int		 store_svid;	/* for SVIDStore plugins: not served */
+	int		 downstream;	/* its SVID may sign CAs upstream */
 	/* Its X509-SVID; the chain and key live in the store. */
 	int		 has_svid;
 	int64_t		 svid_not_before;
@@ -110,6 +112,7 @@ struct agent_svid_rec {
 
 struct wl_sub;
 struct jwt_item;
+struct local_watch;
 struct sync_run;
 struct attest_run;
 struct bundleurl_job;
@@ -180,6 +183,9 @@ struct agent {
 	size_t				 njwts;
 	struct wl_hash			*hashes;	/* sha256 of binaries */
 	size_t				 nhashes;
+
+	/* An in-process consumer of one SVID (agent_watch_x509). */
+	struct local_watch		*watch;
 };
 
 /* agent.c */
@@ -189,6 +195,7 @@ void		 agent_set_ready(struct agent *);
 void		 agent_fatal(struct agent *, const char *why);
 void		 agent_changed(struct agent *);
 void		 agent_release_channel(struct agent *, struct rpc_channel *);
+int		 agent_local_bundle(struct agent *);
 struct agent_entry *agent_entry_find(const struct agent *, const char *id);
 const struct bundle *agent_find_bundle(const struct agent *,
 		    const char *td);
@@ -383,6 +390,10 @@ void		 unixattest_free_all(struct agent *);
 int		 workload_register(struct agent *);
 void		 workload_notify(struct agent *);
 void		 workload_stop(struct agent *);
+
+/* local.c: the in-process consumer, told of every change. */
+void		 local_notify(struct agent *);
+void		 local_free(struct agent *);
 
 /* pbw.c: protobuf writing (fields appended to a struct buf). */
 int		 pbw_varint(struct buf *, uint64_t);

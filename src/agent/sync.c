@@ -216,6 +216,21 @@ sync_start(struct agent *a)
 	if (a->sync != NULL || a->attest != NULL || a->chan == NULL ||
 	    a->stopping)
 		return;
+	/*
+	 * The SVID ran out while the server was away (a gateway's link to
+	 * its parent during an outage): the server would refuse it, so
+	 * attest again where the attestor allows it.
+	 * XXX: a spent join token cannot; such an agent stays stuck.
+	 */
+	if (a->has_svid && a->svid.expires <= agent_now(a) + 1 &&
+	    (a->svid.reattestable || (a->cfg->local != NULL &&
+	    a->cfg->local->join_token != NULL &&
+	    (a->cfg->join_token == NULL || *a->cfg->join_token == '\0')))) {
+		log_info("agent", "agent SVID expired: attesting again");
+		a->state = AGENT_ATTESTING;
+		attest_start(a);
+		return;
+	}
 	r = mem_calloc(1, sizeof(*r));
 	if (r == NULL) {
 		agent_schedule(a, AGENT_ATTEST_RETRY_MS);
@@ -1376,9 +1391,13 @@ sync_handle_denied(struct agent *a, int reason, const char *msg)
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_NOT_ATTESTED:
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_NOT_ACTIVE:
 	case spire_api_types_PermissionDeniedDetails_Reason_AGENT_MUST_REATTEST:
-		if ((a->cfg->plugin.node_attestor != AGENT_NA_X509POP &&
+		/* spirelet run's local server gives a new token. */
+		if (((a->cfg->plugin.node_attestor != AGENT_NA_X509POP &&
 		    a->cfg->plugin.node_attestor != AGENT_NA_TPM_DEVID) ||
-		    (a->cfg->join_token != NULL && *a->cfg->join_token)) {
+		    (a->cfg->join_token != NULL && *a->cfg->join_token)) &&
+		    !(a->cfg->local != NULL && a->cfg->local->join_token !=
+		    NULL && (a->cfg->join_token == NULL ||
+		    *a->cfg->join_token == '\0'))) {
 			agent_fatal(a, "the server wants the agent to attest "
 			    "again, and its join token is spent");
 			return;

@@ -4,12 +4,16 @@
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/options.h"
 #include "core/conf.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "hal/key.h"
 
 static int	check_abs_path(const void *, char *, size_t);
@@ -182,15 +186,62 @@ static const struct conf_option agent_opts[] = {
 	    .help = "workload X509-SVIDs kept at most" },
 };
 
+/*
+ * spirelet run's own agent toward the parent (spirelet's own block):
+ * how it attests and where it keeps its cache. The parent's address
+ * comes from UpstreamAuthority "spire", the trust domain from the
+ * server, and it serves no Workload API.
+ */
+static const struct conf_option upstream_agent_opts[] = {
+	{ "data_dir", CONF_OPT_STRING(struct agent_config, data_dir),
+	    .def_str = "/var/lib/spirelet/upstream",
+	    .help = "directory of the link's cache (spirelet's own)" },
+	{ "insecure_bootstrap", CONF_OPT_BOOL(struct agent_config,
+	    insecure_bootstrap), .def = 0,
+	    .help = "trust the parent at first contact without a bundle" },
+	{ "join_token", CONF_OPT_STRING(struct agent_config, join_token),
+	    .help = "join token the parent made for this gateway" },
+	{ "max_message_size", CONF_OPT_INT(struct agent_config,
+	    max_message_size), .def = RPC_MSG_MAX_DEFAULT,
+	    .min = 64 * 1024, .max = 64 * 1024 * 1024,
+	    .help = "largest gRPC message in bytes" },
+	{ "plugins", CONF_OPT_NODE(struct agent_config, plugins),
+	    .help = "NodeAttestor and KeyManager toward the parent" },
+	{ "store_map_size", CONF_OPT_INT(struct agent_config,
+	    store_map_size), .def = 4 * 1024 * 1024,
+	    .min = 1024 * 1024, .max = (int64_t)1 << 40,
+	    .help = "bytes the link's cache may grow to" },
+	{ "sync_interval", CONF_OPT_DURATION(struct agent_config,
+	    sync_interval), .def = DURATION_SECONDS(5), .min = 100,
+	    .max = DURATION_HOURS(24),
+	    .help = "how often entries are synced with the parent" },
+	{ "trust_bundle_format", CONF_OPT_ENUM(struct agent_config,
+	    trust_bundle_format, bundle_formats), .def = 0,
+	    .help = "pem or spiffe" },
+	{ "trust_bundle_path", CONF_OPT_STRING(struct agent_config,
+	    trust_bundle_path),
+	    .help = "bootstrap bundle of the parent's trust domain" },
+	{ "trust_bundle_url", CONF_OPT_STRING(struct agent_config,
+	    trust_bundle_url),
+	    .help = "HTTPS URL of the parent's bootstrap bundle" },
+	{ "x509_svid_cache_max_size", CONF_OPT_INT(struct agent_config,
+	    x509_svid_cache_max_size), .def = 16, .min = 1,
+	    .max = AGENT_ENTRIES_MAX,
+	    .help = "X509-SVIDs from the parent kept at most" },
+};
+
 static const struct conf_table server_table =
     CONF_TABLE("server", server_opts);
 static const struct conf_table agent_table =
     CONF_TABLE("agent", agent_opts);
+static const struct conf_table upstream_agent_table =
+    CONF_TABLE("upstream_agent", upstream_agent_opts);
 
 /* The file's top level, one table per command shape. */
 struct top {
 	struct server_config	 server;
 	struct agent_config	 agent;
+	struct agent_config	 upstream_agent;
 	const struct hcl_item	*plugins;
 };
 
@@ -201,6 +252,9 @@ static const struct conf_option top_both_opts[] = {
 	    .help = "refused: each role's plugins go inside its block" },
 	{ "server", CONF_OPT_BLOCK(struct top, server, &server_table),
 	    .help = "the server" },
+	{ "upstream_agent", CONF_OPT_BLOCK(struct top, upstream_agent,
+	    &upstream_agent_table),
+	    .help = "this process's agent toward the parent (spirelet's own)" },
 };
 static const struct conf_option top_server_opts[] = {
 	{ "plugins", CONF_OPT_NODE(struct top, plugins),
@@ -222,6 +276,111 @@ static const struct conf_table top_server =
 static const struct conf_table top_agent =
     CONF_TABLE("file", top_agent_opts);
 
+/*
+ * spirelet run without a configuration: a self-contained server (a
+ * self-signed root, loopback only) and agent in one process, with the
+ * usual socket paths. The agent finds the server of the process by
+ * itself (cli/run.c). A new string (mem_free), or NULL.
+ */
+static char *
+options_default_text(void)
+{
+	const char	*xdg, *home;
+	char		 dir[1024], *text;
+	size_t		 len = 4 * sizeof(dir) + 1024;
+
+	if (geteuid() == 0)
+		snprintf(dir, sizeof(dir), "/var/lib/spirelet");
+	else if ((xdg = getenv("XDG_STATE_HOME")) != NULL && *xdg == '/')
+		snprintf(dir, sizeof(dir), "%s/spirelet", xdg);
+	else if ((home = getenv("HOME")) != NULL && *home == '/')
+		snprintf(dir, sizeof(dir), "%s/.local/state/spirelet", home);
+	else
+		return NULL;
+	if (strchr(dir, '"') != NULL || strchr(dir, '$') != NULL ||
+	    strchr(dir, '\\') != NULL)
+		return NULL;
+	text = mem_alloc(len);
+	if (text == NULL)
+		return NULL;
+	(void)snprintf(text, len,
+	    "server {\n"
+	    "    bind_address = \"127.0.0.1\"\n"
+	    "    trust_domain = \"example.org\"\n"
+	    "    data_dir = \"%s/server\"\n"
+	    "    plugins {\n"
+	    "        KeyManager \"disk\" { plugin_data {\n"
+	    "            keys_path = \"%s/server/keys.json\" } }\n"
+	    "        NodeAttestor \"join_token\" { plugin_data {} }\n"
+	    "    }\n"
+	    "}\n"
+	    "agent {\n"
+	    "    data_dir = \"%s/agent\"\n"
+	    "    plugins {\n"
+	    "        WorkloadAttestor \"unix\" { plugin_data {} }\n"
+	    "    }\n"
+	    "}\n", dir, dir, dir);
+	return text;
+}
+
+/*
+ * spirelet run's upstream_agent block: present exactly when the server
+ * nests under a parent without workload_api_socket; it takes the
+ * parent's address from the plugin and the trust domain from the
+ * server.
+ */
+static int
+options_upstream_agent(struct options *o, const struct agent_config *ua)
+{
+	const struct upstream_spire_conf	*uc;
+	const struct hcl_item			*it;
+	unsigned				 line = 0;
+	int					 need;
+
+	uc = &o->server.plug.upstream_spire_conf;
+	need = o->server.plug.upstream_spire && uc->workload_api_socket ==
+	    NULL;
+	it = hcl_object_find(conf_root(o->cfg), "upstream_agent");
+	if (it != NULL)
+		line = it->line;
+	if (it == NULL && need) {
+		conf_error(o->cfg, o->server.plug.upstream_spire_line,
+		    "UpstreamAuthority \"spire\" without workload_api_socket: "
+		    "add an upstream_agent { } block saying how this process "
+		    "attests to the parent (doc/gateway.md)");
+		return -1;
+	}
+	if (it == NULL)
+		return 0;
+	if (!need) {
+		conf_error(o->cfg, line, "upstream_agent is only for "
+		    "UpstreamAuthority \"spire\" without workload_api_socket");
+		return -1;
+	}
+	o->upstream_agent = *ua;
+	o->has_upstream_agent = true;
+	o->upstream_agent.trust_domain = o->server.trust_domain;
+	o->upstream_agent.server_address = uc->server_address;
+	o->upstream_agent.server_port = uc->server_port;
+	o->upstream_agent.socket_path = NULL;
+	o->upstream_agent.admin_socket_path = NULL;
+	o->upstream_agent.log_level = o->server.log_level;
+	o->upstream_agent.log_format = o->server.log_format;
+	if (agent_plugins_load(o->cfg, ua->plugins,
+	    &o->upstream_agent.plugin) == -1 ||
+	    agent_config_check(o->cfg, &o->upstream_agent, line) == -1)
+		return -1;
+	/* It attests this very process, as the unix attestor does. */
+	o->upstream_agent.plugin.unix_enabled = true;
+	if (strcmp(o->upstream_agent.data_dir, o->server.data_dir) == 0 ||
+	    strcmp(o->upstream_agent.data_dir, o->agent.data_dir) == 0) {
+		conf_error(o->cfg, line, "upstream_agent: data_dir must differ "
+		    "from the server's and the agent's");
+		return -1;
+	}
+	return 0;
+}
+
 int
 options_load(struct options *o, const char *path, bool expand_env,
     unsigned roles, FILE *f)
@@ -234,7 +393,16 @@ options_load(struct options *o, const char *path, bool expand_env,
 	memset(&top, 0, sizeof(top));
 	t = roles == OPTIONS_BOTH ? &top_both :
 	    roles == OPTIONS_SERVER ? &top_server : &top_agent;
-	if (path == NULL)
+	if (path == NULL && roles == OPTIONS_BOTH) {
+		o->default_text = options_default_text();
+		if (o->default_text == NULL) {
+			fprintf(f, "no state directory for the built-in "
+			    "configuration (set HOME or give -config)\n");
+			return -1;
+		}
+		o->cfg = conf_load_buffer("built-in configuration",
+		    o->default_text, strlen(o->default_text), false);
+	} else if (path == NULL)
 		o->cfg = conf_load_buffer("defaults", "", 0, false);
 	else
 		o->cfg = conf_load_file(path, expand_env);
@@ -269,6 +437,17 @@ options_load(struct options *o, const char *path, bool expand_env,
 	    &o->agent.plugin) == -1 ||
 	    agent_config_check(o->cfg, &o->agent, 0) == -1))
 		rc = -1;
+	if (roles == OPTIONS_BOTH && rc == 0 &&
+	    options_upstream_agent(o, &top.upstream_agent) == -1)
+		rc = -1;
+	if (roles == OPTIONS_SERVER && o->server.plug.upstream_spire &&
+	    o->server.plug.upstream_spire_conf.workload_api_socket == NULL) {
+		conf_error(o->cfg, o->server.plug.upstream_spire_line,
+		    "UpstreamAuthority \"spire\": workload_api_socket is "
+		    "required (only spirelet run attests to the parent "
+		    "itself)");
+		rc = -1;
+	}
 	if (rc == -1 || conf_error_count(o->cfg) > 0) {
 		conf_print_errors(o->cfg, f);
 		return -1;
@@ -280,6 +459,7 @@ void
 options_free(struct options *o)
 {
 	conf_free(o->cfg);
+	mem_free(o->default_text);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -287,8 +467,8 @@ int
 options_verify_tables(char *why, size_t whylen)
 {
 	const struct conf_table	*const all[] = {
-		&server_table, &agent_table, &top_both, &top_server,
-		&top_agent,
+		&server_table, &agent_table, &upstream_agent_table,
+		&top_both, &top_server, &top_agent,
 	};
 	size_t			 i;
 
@@ -303,4 +483,5 @@ options_print_tables(FILE *f)
 {
 	conf_table_print(&server_table, f);
 	conf_table_print(&agent_table, f);
+	conf_table_print(&upstream_agent_table, f);
 }

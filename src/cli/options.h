@@ -23,11 +23,23 @@ struct options {
 	unsigned		 roles;	/* OPTIONS_* the file configures */
 	struct server_config	 server;
 	struct agent_config	 agent;
+	/*
+	 * spirelet run under a parent without workload_api_socket: the
+	 * process's own agent toward the parent (`upstream_agent { }`),
+	 * whose SVID signs the server's CA requests. server_address,
+	 * server_port and trust_domain are filled from the server's.
+	 */
+	bool			 has_upstream_agent;
+	struct agent_config	 upstream_agent;
+	char			*default_text;	/* the built-in config */
 };
 
 /*
  * Loads path for the roles given (OPTIONS_*); NULL path means spirelet's
- * built-in defaults. Errors are printed to f, each as file:line:
+ * built-in defaults (for `spirelet run`: a self-contained server and
+ * agent on loopback, state under /var/lib/spirelet, or under
+ * $XDG_STATE_HOME/spirelet (~/.local/state/spirelet) for other users
+ * than root). Errors are printed to f, each as file:line:
  * message. 0, or -1 when the file is unreadable or has any error; the
  * options must be released with options_free either way.
  */

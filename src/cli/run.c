@@ -27,6 +27,12 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/worker.h"
+#include "server/upstream.h"
+#include "spiffe/id.h"
+
+/* The node alias of spirelet run's own agent (doc/gateway.md). */
+#define RUN_LOCAL_ALIAS		"/spirelet/agent"
+#define RUN_LOCAL_TOKEN_TTL	600	/* seconds a local token is good */
 
 struct run_flags {
 	const char	*config;
@@ -43,11 +49,29 @@ struct run_flags {
 	const char	*server_address;
 };
 
+/*
+ * The roles of one process and their wiring (doc/architecture.md, "One
+ * process"): the server, the agent serving this host's workloads (in
+ * spirelet run it attests to the server next door with a join token
+ * made in-process), and, under a parent without workload_api_socket,
+ * the link: an agent attested to the parent whose downstream SVID
+ * reaches the server's "spire" upstream through the source below.
+ */
 struct daemon {
 	struct ev_loop	*loop;
 	struct worker	*worker;
+	struct options	*o;
 	struct server	*server;
 	struct agent	*agent;
+	struct agent	*link;		/* toward the parent, or NULL */
+	int		 agent_local;	/* the agent uses the local server */
+	int		 agent_wanted;	/* start it once the server is up */
+	char		 agent_addr[64];
+	char		 alias[SPIFFE_ID_MAX + 1];
+	struct agent_local_server local;
+	struct upstream_svid_source source;
+	upstream_svid_fn link_fn;	/* the server's upstream, watching */
+	void		*link_arg;
 	ev_signal	 sigterm;
 	ev_signal	 sigint;
 	ev_signal	 sighup;
@@ -66,6 +90,7 @@ static void	run_hup_cb(struct ev_loop *, ev_signal *, int);
 static void	run_stop(struct daemon *, const char *why);
 static void	run_fatal(void *, int);
 static void	run_raise_nofile(void);
+static int	run_start_agent(struct daemon *);
 
 static void
 run_role_stopped(void *arg)
@@ -83,11 +108,15 @@ run_stop(struct daemon *d, const char *why)
 	log_kv(LOG_LEVEL_INFO, NULL, "stopping", "signal", why,
 	    (const char *)NULL);
 	/* Each stop may finish at once and call run_role_stopped. */
-	d->running = (d->server != NULL) + (d->agent != NULL) + 1;
+	d->running = (d->server != NULL) + (d->agent != NULL) +
+	    (d->link != NULL) + 1;
+	d->agent_wanted = 0;
 	if (d->agent != NULL)
 		agent_stop(d->agent, run_role_stopped, d);
 	if (d->server != NULL)
 		server_stop(d->server, run_role_stopped, d);
+	if (d->link != NULL)
+		agent_stop(d->link, run_role_stopped, d);
 	run_role_stopped(d);
 }
 
@@ -141,6 +170,155 @@ run_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_warn(NULL, "cannot reopen the log file");
 	else
 		log_info(NULL, "log file reopened");
+}
+
+/*
+ * The link's SVID to the server's upstream: the agent's in-process
+ * consumer form to the server's (the two roles share no header).
+ */
+static void
+run_link_svid(void *arg, const struct agent_x509 *x)
+{
+	struct daemon		*d = arg;
+	struct upstream_svid	 sv;
+
+	if (d->link_fn == NULL)
+		return;
+	if (x == NULL) {
+		d->link_fn(d->link_arg, NULL);
+		return;
+	}
+	memset(&sv, 0, sizeof(sv));
+	sv.spiffe_id = x->spiffe_id;
+	sv.chain = x->chain;
+	sv.chain_len = x->chain_len;
+	sv.key = x->key;
+	sv.key_len = x->key_len;
+	sv.bundle = x->bundle;
+	sv.bundle_len = x->bundle_len;
+	d->link_fn(d->link_arg, &sv);
+}
+
+static void
+run_link_watch(void *src, upstream_svid_fn fn, void *arg)
+{
+	struct daemon	*d = src;
+
+	d->link_fn = fn;
+	d->link_arg = arg;
+	/* The entry the parent made for this gateway, downstream. */
+	if (agent_watch_x509(d->link, 1, run_link_svid, d) == -1)
+		log_error(NULL, "cannot watch the link's SVID");
+}
+
+static void
+run_link_unwatch(void *src)
+{
+	struct daemon	*d = src;
+
+	d->link_fn = NULL;
+	d->link_arg = NULL;
+	agent_unwatch_x509(d->link);
+}
+
+/*
+ * The link cannot go on (banned by the parent, or its join token is
+ * spent and its SVID gone): the gateway keeps serving its own agents
+ * and workloads until its CA ends, as in an outage.
+ */
+static void
+run_link_fatal(void *arg, int status)
+{
+	(void)arg;
+	(void)status;
+	log_kv(LOG_LEVEL_ERROR, NULL, "the link to the parent server has "
+	    "stopped; the gateway keeps serving until its CA ends (see the "
+	    "offline budget); restart it with a new join token, or attest "
+	    "the link with x509pop", (const char *)NULL);
+}
+
+/* The local server, for the agent of this process. */
+static int
+run_local_roots(void *arg, int (*add)(void *, const uint8_t *, size_t),
+    void *addarg)
+{
+	struct daemon	*d = arg;
+
+	return d->server != NULL ? server_bundle_roots(d->server, add,
+	    addarg) : -1;
+}
+
+static int
+run_local_token(void *arg, char *tok, size_t len)
+{
+	struct daemon	*d = arg;
+
+	return d->server != NULL ? server_local_token(d->server, d->alias,
+	    RUN_LOCAL_TOKEN_TTL, tok, len) : -1;
+}
+
+/* The server API listens: the local agent can go. */
+static void
+run_server_ready(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (d->server != NULL && d->agent_wanted && d->agent == NULL &&
+	    run_start_agent(d) == -1)
+		run_fatal(d, 1);
+}
+
+static int
+run_start_agent(struct daemon *d)
+{
+	struct options	*o = d->o;
+
+	d->agent_wanted = 0;
+	if (d->agent_local) {
+		/* Loopback to the server's port, wherever it listens. */
+		o->agent.server_address = d->agent_addr;
+		o->agent.server_port = server_port(d->server);
+	}
+	o->agent.fatal = run_fatal;
+	o->agent.fatal_arg = d;
+	d->agent = agent_start(d->loop, d->worker, &o->agent);
+	return d->agent != NULL ? 0 : -1;
+}
+
+/*
+ * spirelet run: an agent without server_address serves this host from
+ * the server of the process, reached on loopback.
+ */
+static int
+run_wire_local(struct daemon *d)
+{
+	struct options	*o = d->o;
+	const char	*ba = o->server.bind_address;
+
+	if (o->roles != OPTIONS_BOTH || (o->agent.server_address != NULL &&
+	    *o->agent.server_address != '\0'))
+		return 0;
+	if (strcmp(o->agent.trust_domain, o->server.trust_domain) != 0) {
+		if (strcmp(o->agent.trust_domain, "example.org") != 0) {
+			log_error(NULL, "the agent's trust_domain differs from "
+			    "the server's it is served by");
+			return -1;
+		}
+		o->agent.trust_domain = o->server.trust_domain;
+	}
+	if (ba == NULL || *ba == '\0' || strcmp(ba, "0.0.0.0") == 0)
+		ba = "127.0.0.1";
+	else if (strcmp(ba, "::") == 0)
+		ba = "::1";
+	snprintf(d->agent_addr, sizeof(d->agent_addr), "%s", ba);
+	snprintf(d->alias, sizeof(d->alias), "spiffe://%s%s",
+	    o->server.trust_domain, RUN_LOCAL_ALIAS);
+	d->local.roots = run_local_roots;
+	d->local.join_token = run_local_token;
+	d->local.arg = d;
+	o->agent.local = &d->local;
+	d->agent_local = 1;
+	return 0;
 }
 
 /* Command-line values win over the file's, as in SPIRE. */
@@ -305,16 +483,34 @@ run_main(int argc, char *argv[], unsigned roles)
 	d.worker = worker_new(d.loop);
 	if (d.worker == NULL)
 		goto out;
+	d.o = &o;
+	if (o.has_upstream_agent) {
+		o.upstream_agent.fatal = run_link_fatal;
+		o.upstream_agent.fatal_arg = &d;
+		d.link = agent_start(d.loop, d.worker, &o.upstream_agent);
+		if (d.link == NULL)
+			goto out;
+		d.source.watch = run_link_watch;
+		d.source.unwatch = run_link_unwatch;
+		d.source.src = &d;
+		o.server.upstream_source = &d.source;
+	}
+	if ((roles & OPTIONS_AGENT) && run_wire_local(&d) == -1)
+		goto out;
 	if (roles & OPTIONS_SERVER) {
+		o.server.ready = run_server_ready;
+		o.server.ready_arg = &d;
+		o.server.fatal = run_fatal;
+		o.server.fatal_arg = &d;
 		d.server = server_start(d.loop, d.worker, &o.server);
 		if (d.server == NULL)
 			goto out;
 	}
 	if (roles & OPTIONS_AGENT) {
-		o.agent.fatal = run_fatal;
-		o.agent.fatal_arg = &d;
-		d.agent = agent_start(d.loop, d.worker, &o.agent);
-		if (d.agent == NULL)
+		/* The local agent waits for the server's first CA. */
+		if (d.agent_local && !server_ready(d.server))
+			d.agent_wanted = 1;
+		else if (run_start_agent(&d) == -1)
 			goto out;
 	}
 	ev_signal_init(&d.sigterm, run_stop_cb, SIGTERM);
@@ -337,7 +533,9 @@ out:
 		ev_signal_stop(d.loop, &d.sighup);
 	}
 	agent_free(d.agent);
+	/* The server's upstream watches the link: the link goes last. */
 	server_free(d.server);
+	agent_free(d.link);
 	worker_free(d.worker);
 	if (d.loop != NULL)
 		ev_loop_destroy(d.loop);

@@ -103,6 +103,23 @@
 #define SERVER_X509POP_INTERMEDIATES_MAX 4 /* SPIRE 1.13.4's cap */
 #define SERVER_PAGE_TOKEN_MAX	128	/* bytes of a list page token */
 
+/* Server nested under a parent (UpstreamAuthority "spire", gateways). */
+#define SERVER_UPSTREAM_RETRY_MIN_SEC 5	/* first wait after a failed or
+					   refused CA request */
+#define SERVER_UPSTREAM_RETRY_MAX_SEC 300 /* longest such wait */
+#define SERVER_UPSTREAM_POLL_SEC 5	/* GetBundle on the parent while it
+					   answers: SPIRE's upstreamPollFreq */
+#define SERVER_UPSTREAM_CALL_SEC 30	/* deadline of one call to the
+					   parent */
+#define SERVER_UPSTREAM_CHAIN_MAX 8	/* certificates of a CA chain the
+					   parent sends (ca_svid's room) */
+#define SERVER_UPSTREAM_ROOTS_MAX 64	/* X.509 roots of the parent kept */
+#define SERVER_UPSTREAM_JWT_MAX	64	/* JWT keys of the parent kept */
+#define SERVER_UPSTREAM_PUBLISH_MAX 4	/* own JWT keys waiting to be
+					   published to the parent */
+#define SERVER_NAME_VALUES_MAX	8	/* values of one attribute type in a
+					   CA subject we copy */
+
 /* Operator commands (spirelet server entry ..., agent api ...). */
 #define CLI_JSON_MAX		(64 * 1024 * 1024) /* bytes of -output json */
 #define CLI_JSON_DEPTH_MAX	32	/* nesting of a printed JSON value */

@@ -753,6 +753,7 @@ attest_on_message(struct rpc_call *call, const uint8_t *msg, size_t len,
 	spire_api_server_agent_v1_AttestAgentRequest_Params *p;
 	const char		*type;
 	char			 m[300];
+	int			 local;
 
 	(void)arg;
 	if (a == NULL || a->done || a->signing)
@@ -797,9 +798,19 @@ attest_on_message(struct rpc_call *call, const uint8_t *msg, size_t len,
 	memcpy(a->csr, p->params.csr->bytes, p->params.csr->size);
 	a->csr_len = p->params.csr->size;
 	type = p->data.type;
-	if (strcmp(type, "join_token") == 0 && a->s->cfg->plug.join_token)
+	/*
+	 * The token made for the agent of this process (spirelet run) is
+	 * taken even when NodeAttestor "join_token" is not configured.
+	 */
+	local = a->s->local_token[0] != '\0' && p->data.payload->size ==
+	    strlen(a->s->local_token) && memcmp(p->data.payload->bytes,
+	    a->s->local_token, p->data.payload->size) == 0;
+	if (strcmp(type, "join_token") == 0 && (a->s->cfg->plug.join_token ||
+	    local)) {
+		if (local)
+			a->s->local_token[0] = '\0';
 		attest_join_token(call, a, p->data.payload);
-	else if (strcmp(type, "x509pop") == 0 && a->s->cfg->plug.x509pop)
+	} else if (strcmp(type, "x509pop") == 0 && a->s->cfg->plug.x509pop)
 		attest_x509pop_start(call, a, p->data.payload);
 	else if (strcmp(type, TPMDEVID_NAME) == 0 &&
 	    a->s->cfg->plug.tpm_devid)

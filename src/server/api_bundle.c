@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <pb_decode.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "server/pbutil.h"
 #include "server/srv.h"
+#include "server/upstream.h"
+#include "spiffe/jwk.h"
 #include "spire/api/server/bundle/v1/bundle.pb.h"
 
 #define P(m)	"/spire.api.server.bundle.v1.Bundle/" m
@@ -695,21 +698,84 @@ bundle_batch_delete(struct rpc_call *call, const uint8_t *req, size_t len,
 	    &r);
 }
 
+/*
+ * PublishJWTAuthority: a server nested under us adds its JWT key to our
+ * bundle (and, when we are nested ourselves, to our parent's: it is
+ * handed to our upstream, which publishes it once the parent answers).
+ * The answer is every JWT key of our bundle.
+ */
 static void
 bundle_publish_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
 {
 	struct server	*s = arg;
+	spire_api_server_bundle_v1_PublishJWTAuthorityRequest r;
+	spire_api_server_bundle_v1_PublishJWTAuthorityResponse resp;
+	spire_api_server_bundle_v1_AppendBundleRequest ar;
+	struct upstream_jwt_key uk;
+	struct append_arg a;
 	struct caller	 c;
+	json_t		*o = NULL;
 
-	(void)req;
-	(void)len;
 	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
 		return;
 	caller_cleanup(&c);
-	/* XXX: nested servers come with the gateway work. */
-	srv_fail(call, GRPC_STATUS_UNIMPLEMENTED,
-	    "publishing JWT authorities is not implemented");
+	memset(&r, 0, sizeof(r));
+	memset(&a, 0, sizeof(a));
+	if (srv_decode(call, req, len,
+	    spire_api_server_bundle_v1_PublishJWTAuthorityRequest_fields,
+	    &r) == -1)
+		return;
+	if (!r.has_jwt_authority) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "missing JWT authority");
+		goto out;
+	}
+	/* The key must be a public key we can read, with an ID. */
+	o = json_object();
+	if (o == NULL || r.jwt_authority.public_key == NULL ||
+	    jwk_put_key(o, r.jwt_authority.public_key->bytes,
+	    r.jwt_authority.public_key->size) == -1) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "invalid JWT "
+		    "authority: not a supported public key");
+		goto out;
+	}
+	if (r.jwt_authority.key_id == NULL || *r.jwt_authority.key_id == '\0') {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "invalid JWT authority: missing key ID");
+		goto out;
+	}
+	memset(&ar, 0, sizeof(ar));
+	ar.jwt_authorities = &r.jwt_authority;
+	ar.jwt_authorities_count = 1;
+	a.s = s;
+	a.r = &ar;
+	if (store_txn_run(s->store, bundle_append_txn, &a) != STORE_OK) {
+		srv_fail(call, GRPC_STATUS_INTERNAL,
+		    "failed to publish JWT key");
+		goto out;
+	}
+	if (s->up != NULL && s->up->publish_jwt_key != NULL) {
+		uk.spki = r.jwt_authority.public_key->bytes;
+		uk.spki_len = r.jwt_authority.public_key->size;
+		uk.kid = r.jwt_authority.key_id;
+		uk.expires_at = r.jwt_authority.expires_at;
+		s->up->publish_jwt_key(s->up, &uk);
+	}
+	log_kv(LOG_LEVEL_INFO, "api", "downstream JWT key published", "kid",
+	    r.jwt_authority.key_id, (const char *)NULL);
+	memset(&resp, 0, sizeof(resp));
+	resp.jwt_authorities = a.out.jwt_authorities;
+	resp.jwt_authorities_count = a.out.jwt_authorities_count;
+	srv_reply(call,
+	    spire_api_server_bundle_v1_PublishJWTAuthorityResponse_fields,
+	    &resp);
+out:
+	if (o != NULL)
+		json_decref(o);
+	pb_release(spire_api_types_Bundle_fields, &a.out);
+	pb_release(
+	    spire_api_server_bundle_v1_PublishJWTAuthorityRequest_fields, &r);
 }
 
 int

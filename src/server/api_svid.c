@@ -709,21 +709,138 @@ out:
 	pb_release(spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r);
 }
 
+/* A NewDownstreamX509CA waiting for its signature. */
+struct ndx_req {
+	struct server	*s;
+	struct rpc_call	*call;
+	char		 caller[SPIFFE_ID_MAX + 1];
+};
+
+/* The answer: the new CA and our upstream chain, our bundle's roots. */
+static void
+svid_downstream_signed(void *arg, int rc, const struct ca_svid *sv)
+{
+	struct ndx_req		*nr = arg;
+	struct server		*s = nr->s;
+	spire_api_server_svid_v1_NewDownstreamX509CAResponse resp;
+	spire_api_types_Bundle	 b;
+	struct store_txn	*txn;
+	size_t			 i;
+	pb_size_t		 k;
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&b, 0, sizeof(b));
+	if (rc == -1) {
+		srv_fail(nr->call, GRPC_STATUS_INTERNAL,
+		    "failed to sign downstream X.509 CA");
+		goto out;
+	}
+	rc = -1;
+	if (store_txn_begin(s->store, STORE_READ, &txn) == STORE_OK) {
+		rc = ds_bundle_get(txn, s->cfg->trust_domain, &b);
+		store_txn_abort(txn);
+	}
+	if (rc != 0) {
+		srv_fail(nr->call, rc == DS_NOTFOUND ? GRPC_STATUS_NOT_FOUND :
+		    GRPC_STATUS_INTERNAL, rc == DS_NOTFOUND ?
+		    "bundle not found" : "failed to fetch bundle");
+		goto out;
+	}
+	resp.ca_cert_chain = mem_calloc(sv->n, sizeof(*resp.ca_cert_chain));
+	resp.x509_authorities = mem_calloc(b.x509_authorities_count + 1,
+	    sizeof(*resp.x509_authorities));
+	if (resp.ca_cert_chain == NULL || resp.x509_authorities == NULL)
+		goto nomem;
+	for (i = 0; i < sv->n; i++) {
+		resp.ca_cert_chain[i] = pbu_bytes(sv->der[i], sv->len[i]);
+		if (resp.ca_cert_chain[i] == NULL)
+			goto nomem;
+		resp.ca_cert_chain_count++;
+	}
+	for (k = 0; k < b.x509_authorities_count; k++) {
+		if (b.x509_authorities[k].asn1 == NULL)
+			continue;
+		resp.x509_authorities[resp.x509_authorities_count] =
+		    pbu_bytes(b.x509_authorities[k].asn1->bytes,
+		    b.x509_authorities[k].asn1->size);
+		if (resp.x509_authorities[resp.x509_authorities_count] ==
+		    NULL)
+			goto nomem;
+		resp.x509_authorities_count++;
+	}
+	log_kv(LOG_LEVEL_INFO, "api", "downstream X.509 CA signed", "caller",
+	    nr->caller, "serial", sv->serial, (const char *)NULL);
+	srv_reply(nr->call,
+	    spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields, &resp);
+	goto out;
+nomem:
+	srv_fail(nr->call, GRPC_STATUS_INTERNAL, "out of memory");
+out:
+	pb_release(spire_api_types_Bundle_fields, &b);
+	pb_release(spire_api_server_svid_v1_NewDownstreamX509CAResponse_fields,
+	    &resp);
+	mem_free(nr);
+}
+
+/*
+ * NewDownstreamX509CA: a CA for a server nested under us, whose SVID's
+ * ID has a downstream entry. Only the CSR's key is used; the subject is
+ * ours with OU DOWNSTREAM-<n>, the lifetime preferred_ttl (0: ca_ttl)
+ * but never past our own CA's end.
+ */
 static void
 svid_new_downstream(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
 {
 	struct server	*s = arg;
+	spire_api_server_svid_v1_NewDownstreamX509CARequest r;
+	struct ndx_req	*nr;
+	struct cert_csr	 csr;
 	struct caller	 c;
+	enum cert_csr_err ce;
 
-	(void)req;
-	(void)len;
+	/* XXX: SPIRE limits this to 1 call per second per address. */
 	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
 		return;
+	memset(&r, 0, sizeof(r));
+	if (srv_decode(call, req, len,
+	    spire_api_server_svid_v1_NewDownstreamX509CARequest_fields,
+	    &r) == -1)
+		goto out;
+	if (r.csr == NULL || r.csr->size == 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "malformed CSR");
+		goto out;
+	}
+	ce = cert_csr_parse(r.csr->bytes, r.csr->size, 1, &csr);
+	if (ce != CERT_CSR_OK) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, ce ==
+		    CERT_CSR_SIGNATURE ? "invalid CSR signature" :
+		    "malformed CSR");
+		goto out;
+	}
+	if (r.preferred_ttl < 0) {
+		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+		    "preferred TTL must not be negative");
+		goto out;
+	}
+	nr = mem_calloc(1, sizeof(*nr));
+	if (nr == NULL) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "out of memory");
+		goto out;
+	}
+	nr->s = s;
+	nr->call = call;
+	snprintf(nr->caller, sizeof(nr->caller), "%s", c.id);
+	if (ca_sign_downstream_async(s->ca, csr.spki, csr.spki_len,
+	    r.preferred_ttl, svid_downstream_signed, nr) == -1) {
+		mem_free(nr);
+		srv_fail(call, GRPC_STATUS_INTERNAL,
+		    "failed to sign downstream X.509 CA");
+	}
+out:
 	caller_cleanup(&c);
-	/* XXX: downstream CAs come with the gateway work. */
-	srv_fail(call, GRPC_STATUS_UNIMPLEMENTED,
-	    "downstream CAs are not implemented");
+	pb_release(spire_api_server_svid_v1_NewDownstreamX509CARequest_fields,
+	    &r);
 }
 
 int

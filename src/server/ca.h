@@ -60,13 +60,18 @@ struct ca_hooks {
 /*
  * Loads the journal (or starts a fresh one: a CA and a JWT key made
  * and activated now) and arms the rotation timer. upstream (may be
- * NULL: self-signed) is borrowed. Everything else is borrowed and must
- * outlive the CA. NULL on failure (logged).
+ * NULL: self-signed) is borrowed; the CA sets its hooks, so it must be
+ * freed before the CA. Everything else is borrowed and must outlive
+ * the CA. NULL on failure (logged). With a remote upstream and no
+ * usable CA in the journal, the CA comes back not ready (ca_ready) and
+ * the activated hook tells when it is.
  */
 struct ca	*ca_new(struct ev_loop *, const struct server_config *,
 		    struct store *, struct keymgr *, struct upstream *,
 		    const struct ca_hooks *);
 void		 ca_free(struct ca *);
+/* 1 once an X.509 CA and a JWT key are active. */
+int		 ca_ready(const struct ca *);
 
 /* An issued X509-SVID: chain[0] the leaf, then the CA's chain. */
 struct ca_svid {
@@ -120,6 +125,17 @@ void	ca_set_worker(struct ca *, struct worker *w);
  * KeyManager and what their jobs' callers hold may be freed.
  */
 void	ca_drain(struct ca *, void (*done)(void *), void *arg);
+
+/*
+ * Signs a CA for a downstream server (NewDownstreamX509CA) over spki
+ * (DER, from a checked request) for ttl seconds (0: ca_ttl), never past
+ * the active CA's end, without blocking as ca_sign_x509svid_async: the
+ * SVID given to done holds the new CA, then the active CA's upstream
+ * chain (nothing more for a self-signed CA).
+ */
+int	ca_sign_downstream_async(struct ca *, const uint8_t *spki,
+	    size_t spki_len, int64_t ttl, ca_x509_fn, void *arg)
+	    __attribute__((warn_unused_result));
 
 /* The active CA's expiry (Unix seconds), for logs and caps. */
 int64_t	 ca_x509_not_after(const struct ca *);

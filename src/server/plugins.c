@@ -67,6 +67,31 @@ static const struct conf_option upstream_disk_opts[] = {
 	    key_file_path), .flags = CONF_REQUIRED,
 	    .help = "PEM private key of the upstream CA" },
 };
+static const struct conf_option upstream_spire_exp_opts[] = {
+	{ "require_pq_kem", CONF_OPT_BOOL(struct upstream_spire_experimental,
+	    require_pq_kem), .def = 0,
+	    .help = "post-quantum key exchange: not supported by spirelet" },
+	{ "workload_api_named_pipe_name", CONF_OPT_STRING(
+	    struct upstream_spire_experimental, workload_api_named_pipe_name),
+	    .help = "Windows only: not supported by spirelet" },
+};
+static const struct conf_table upstream_spire_exp_table =
+    CONF_TABLE("experimental", upstream_spire_exp_opts);
+static const struct conf_option upstream_spire_opts[] = {
+	{ "experimental", CONF_OPT_BLOCK(struct upstream_spire_conf,
+	    experimental, &upstream_spire_exp_table),
+	    .help = "SPIRE's experimental options (none supported)" },
+	{ "server_address", CONF_OPT_STRING(struct upstream_spire_conf,
+	    server_address), .flags = CONF_REQUIRED,
+	    .help = "address of the parent server" },
+	{ "server_port", CONF_OPT_INT(struct upstream_spire_conf,
+	    server_port), .flags = CONF_REQUIRED, .min = 1, .max = 65535,
+	    .help = "port of the parent server" },
+	{ "workload_api_socket", CONF_OPT_STRING(struct upstream_spire_conf,
+	    workload_api_socket),
+	    .help = "Workload API socket of the agent supplying the "
+	    "downstream SVID (spirelet run: none, its own link does)" },
+};
 static const struct conf_table km_disk_table =
     CONF_TABLE("KeyManager \"disk\"", km_disk_opts);
 static const struct conf_table km_tpm_table =
@@ -77,6 +102,8 @@ static const struct conf_table x509pop_table =
     CONF_TABLE("NodeAttestor \"x509pop\"", x509pop_opts);
 static const struct conf_table upstream_disk_table =
     CONF_TABLE("UpstreamAuthority \"disk\"", upstream_disk_opts);
+static const struct conf_table upstream_spire_table =
+    CONF_TABLE("UpstreamAuthority \"spire\"", upstream_spire_opts);
 
 /* Kinds of which a server runs exactly one (at most one here). */
 static const char *const single_kinds[] = {
@@ -119,6 +146,9 @@ static const struct plugin_row registry[] = {
 	{ "UpstreamAuthority", "disk", &upstream_disk_table,
 	    offsetof(struct server_plugins, upstream_disk_conf),
 	    offsetof(struct server_plugins, upstream_disk), -1 },
+	{ "UpstreamAuthority", "spire", &upstream_spire_table,
+	    offsetof(struct server_plugins, upstream_spire_conf),
+	    offsetof(struct server_plugins, upstream_spire), -1 },
 };
 
 static const struct plugin_row	*plugins_find(const char *, const char *,
@@ -226,6 +256,8 @@ server_plugins_load(struct conf *cfg, const struct hcl_node *obj,
 			continue;
 		if (row->km != -1)
 			out->km = row->km;
+		if (row->on == offsetof(struct server_plugins, upstream_spire))
+			out->upstream_spire_line = p[i].line;
 		if (row->on != NO_FIELD)
 			*(bool *)((char *)out + row->on) = true;
 	}
@@ -234,6 +266,27 @@ server_plugins_load(struct conf *cfg, const struct hcl_node *obj,
 	    NULL && out->x509pop_conf.ca_bundle_paths.n == 0) {
 		conf_error(cfg, 0, "NodeAttestor \"x509pop\": external_pki "
 		    "mode needs ca_bundle_path or ca_bundle_paths");
+		rc = -1;
+	}
+	if (out->upstream_spire && out->upstream_spire_conf.experimental.
+	    require_pq_kem) {
+		conf_error(cfg, out->upstream_spire_line, "UpstreamAuthority "
+		    "\"spire\": experimental.require_pq_kem is not supported "
+		    "by spirelet (wolfSSL here has no X25519Kyber768)");
+		rc = -1;
+	}
+	if (out->upstream_spire && out->upstream_spire_conf.experimental.
+	    workload_api_named_pipe_name != NULL) {
+		conf_error(cfg, out->upstream_spire_line, "UpstreamAuthority "
+		    "\"spire\": workload_api_named_pipe_name is for Windows; "
+		    "use workload_api_socket");
+		rc = -1;
+	}
+	if (out->upstream_spire && out->upstream_spire_conf.
+	    workload_api_socket != NULL && *out->upstream_spire_conf.
+	    workload_api_socket != '/') {
+		conf_error(cfg, out->upstream_spire_line, "UpstreamAuthority "
+		    "\"spire\": workload_api_socket must be an absolute path");
 		rc = -1;
 	}
 	return rc;

@@ -8,6 +8,7 @@
 #define SERVER_PLUGINS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/conf.h"
 
@@ -56,6 +57,19 @@ struct upstream_disk_conf {
 	const char		*bundle_file_path;
 };
 
+/* UpstreamAuthority "spire": SPIRE's options (server_port may be "8081"). */
+struct upstream_spire_experimental {
+	bool			 require_pq_kem;
+	const char		*workload_api_named_pipe_name;
+};
+
+struct upstream_spire_conf {
+	const char		*server_address;
+	int64_t			 server_port;
+	const char		*workload_api_socket;	/* NULL: in-process */
+	struct upstream_spire_experimental experimental;
+};
+
 /*
  * What the configuration chose. Strings point into the loaded
  * configuration and live as long as it.
@@ -71,6 +85,9 @@ struct server_plugins {
 	struct x509pop_conf	 x509pop_conf;
 	bool			 upstream_disk;
 	struct upstream_disk_conf upstream_disk_conf;
+	bool			 upstream_spire;
+	struct upstream_spire_conf upstream_spire_conf;
+	unsigned		 upstream_spire_line;
 };
 
 /*

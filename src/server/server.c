@@ -91,6 +91,7 @@ server_jobs_abandon(struct server *s)
 		job->s = NULL;
 	}
 }
+static int	server_listen_tcp(struct server *);
 
 /*
  * The TLS hook: a client certificate is optional (agents attest
@@ -224,6 +225,13 @@ server_svid_signed(void *arg, int rc, const struct ca_svid *sv)
 	key_free(s->svid_key);
 	s->svid_key = r->key;
 	r->key = NULL;
+	/* The first SVID: the server API can listen (start-up waited). */
+	if (s->want_tcp && s->tcp == NULL && !s->stopping &&
+	    server_listen_tcp(s) == -1) {
+		log_error("server", "cannot start the server API");
+		if (s->started && s->cfg->fatal != NULL)
+			s->cfg->fatal(s->cfg->fatal_arg, 1);
+	}
 	/* As SPIRE's rotator: a new SVID once half the lifetime is gone. */
 	half = (double)(sv->expires_at - now) / 2;
 	next = half > 1 ? half : 1;
@@ -266,8 +274,40 @@ server_ca_activated(void *arg)
 {
 	struct server	*s = arg;
 
-	if (s->tls != NULL)
-		(void)server_svid_rotate(s);
+	if (s->ca == NULL || s->stopping)
+		return;		/* still inside ca_new */
+	if (s->tls == NULL)
+		srv_roots_reload(s);	/* the first CA from a parent */
+	if (server_svid_rotate(s) == -1)
+		log_warnx("server", "cannot ask for a server SVID");
+}
+
+/* The TLS listener, once there is an SVID to serve with. */
+static int
+server_listen_tcp(struct server *s)
+{
+	const struct server_config	*cfg = s->cfg;
+	struct rpc_listen_opts		 lo;
+	char				 addr[512];
+
+	snprintf(addr, sizeof(addr), strchr(cfg->bind_address, ':') != NULL ?
+	    "[%s]:%lld" : "%s:%lld", cfg->bind_address,
+	    (long long)cfg->bind_port);
+	memset(&lo, 0, sizeof(lo));
+	lo.addr = addr;
+	lo.tls = s->tls;
+	lo.msg_max = (size_t)cfg->max_message_size;
+	/* Agents' keys stay off the loop's EC tables (rpc/server.c). */
+	lo.worker = s->worker;
+	s->tcp = rpc_server_listen(s->api, &lo);
+	if (s->tcp == NULL)
+		return -1;
+	log_info("server", "listening on %s:%d (TLS)", cfg->bind_address,
+	    rpc_listener_port(s->tcp));
+	(void)!rpc_health_set(s->health, "", RPC_HEALTH_SERVING);
+	if (cfg->ready != NULL)
+		cfg->ready(cfg->ready_arg);
+	return 0;
 }
 
 static int
@@ -336,20 +376,13 @@ server_start(struct ev_loop *loop, struct worker *worker,
 		    s->td.name);
 		if (s->up == NULL)
 			goto fail;
+	} else if (cfg->plug.upstream_spire) {
+		s->up = upstream_spire_new(loop, worker,
+		    &cfg->plug.upstream_spire_conf, s->td.name,
+		    cfg->upstream_source);
+		if (s->up == NULL)
+			goto fail;
 	}
-	hooks.bundle_changed = server_bundle_changed;
-	hooks.activated = server_ca_activated;
-	hooks.arg = s;
-	s->ca = ca_new(loop, cfg, s->store, s->km, s->up, &hooks);
-	if (s->ca == NULL)
-		goto fail;
-	srv_roots_reload(s);
-	/* The CA has no worker yet: this signs at once, even in a TPM. */
-	if (server_svid_rotate(s) == -1 || s->tls == NULL)
-		goto fail;
-	if (tpm_devid_load(s) == -1)
-		goto fail;
-
 	s->api = rpc_server_new(loop);
 	s->admin = rpc_server_new(loop);
 	if (s->api == NULL || s->admin == NULL ||
@@ -360,19 +393,28 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	if (s->health == NULL ||
 	    rpc_health_register(s->health, s->admin) == -1)
 		goto fail;
-
-	snprintf(addr, sizeof(addr), strchr(cfg->bind_address, ':') != NULL ?
-	    "[%s]:%lld" : "%s:%lld", cfg->bind_address,
-	    (long long)cfg->bind_port);
-	memset(&lo, 0, sizeof(lo));
-	lo.addr = addr;
-	lo.tls = s->tls;
-	lo.msg_max = (size_t)cfg->max_message_size;
-	/* Agents' keys stay off the loop's EC tables (rpc/server.c). */
-	lo.worker = worker;
-	s->tcp = rpc_server_listen(s->api, &lo);
-	if (s->tcp == NULL)
+	if (tpm_devid_load(s) == -1)
 		goto fail;
+	hooks.bundle_changed = server_bundle_changed;
+	hooks.activated = server_ca_activated;
+	hooks.arg = s;
+	s->ca = ca_new(loop, cfg, s->store, s->km, s->up, &hooks);
+	if (s->ca == NULL)
+		goto fail;
+	srv_roots_reload(s);
+	s->want_tcp = 1;
+	if (ca_ready(s->ca)) {
+		/* The CA has no worker yet: this signs at once, even in a
+		 * TPM, and the server API listens. */
+		if (server_svid_rotate(s) == -1 || s->tls == NULL ||
+		    s->tcp == NULL)
+			goto fail;
+	} else {
+		/* A first start under a parent: TLS waits for its CA. */
+		(void)!rpc_health_set(s->health, "", RPC_HEALTH_NOT_SERVING);
+		log_info("server", "the server API waits for the first CA "
+		    "from the parent");
+	}
 
 	snprintf(addr, sizeof(addr), "unix:%s", cfg->socket_path);
 	memset(&lo, 0, sizeof(lo));
@@ -382,8 +424,6 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	lo.msg_max = (size_t)cfg->max_message_size;
 	if (rpc_server_listen(s->admin, &lo) == NULL)
 		goto fail;
-	log_info("server", "listening on %s:%d (TLS), admin API on %s",
-	    cfg->bind_address, rpc_listener_port(s->tcp), cfg->socket_path);
 	log_kv(LOG_LEVEL_INFO, "server", "admin API listening", "path",
 	    cfg->socket_path, "trust_domain", cfg->trust_domain,
 	    "data_dir", cfg->data_dir, (const char *)NULL);
@@ -397,6 +437,7 @@ server_start(struct ev_loop *loop, struct worker *worker,
 	 */
 	key_soft_trim();
 	(void)malloc_trim(0);
+	s->started = 1;
 	return s;
 fail:
 	server_free(s);
@@ -413,6 +454,10 @@ server_stopped_one(void *arg)
 	ev_timer_stop(s->loop, &s->svid_timer);
 	/* Jobs still out on the worker come back to nothing. */
 	server_jobs_abandon(s);
+	/* The upstream calls into the CA: it goes first. */
+	if (s->up != NULL)
+		s->up->free(s->up);
+	s->up = NULL;
 	/* Signatures still on the worker (a slow TPM) finish first. */
 	ca_drain(s->ca, server_drained, s);
 }
@@ -455,9 +500,9 @@ server_free(struct server *s)
 	rpc_server_free(s->admin);
 	rpc_health_free(s->health);
 	tls_ctx_free(s->tls);
-	ca_free(s->ca);
 	if (s->up != NULL)
 		s->up->free(s->up);
+	ca_free(s->ca);
 	keymgr_free(s->km);
 	store_close(s->store);
 	key_free(s->svid_key);

@@ -79,9 +79,13 @@ struct server {
 	struct spiffe_td		 td;
 	char				 td_id[SPIFFE_ID_MAX + 1];
 	char				 server_id[SPIFFE_ID_MAX + 1];
+	/* The join token made for this process's agent, until used. */
+	char				 local_token[40];
 	struct srv_limit		 limits[SERVER_ATTEST_PEERS_MAX];
 	size_t				 nlimits;
 	int				 stopping;
+	int				 want_tcp;	/* listen once signed */
+	int				 started;	/* start-up is over */
 	int				 pending;	/* servers to stop */
 	void				(*done)(void *);
 	void				*done_arg;

@@ -168,9 +168,13 @@ def test_run_starts_answers_health_and_stops_gracefully(spirelet, tmp_path,
              str(tmp_path / "server.sock")])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Server is healthy."
+    # The agent is served by the server next door: healthy once it has
+    # attested and synced.
+    wait_for(lambda: run([spirelet, "agent", "healthcheck", "-socketPath",
+                          str(tmp_path / "agent.sock")]).returncode == 0,
+             what="the agent healthy", proc=p)
     r = run([spirelet, "agent", "healthcheck", "-socketPath",
              str(tmp_path / "agent.sock")])
-    assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Agent is healthy."
     # Files and directories are private to the user.
     assert os.stat(tmp_path / "server").st_mode & 0o077 == 0 or \
@@ -248,7 +252,7 @@ def test_second_instance_on_same_socket_fails_cleanly(spirelet, tmp_path,
     wait_for_socket(str(tmp_path / "agent.sock"), proc=p)
     r = run([spirelet, "run", "-config", conf])
     assert r.returncode == 1
-    # The first one is untouched.
-    r = run([spirelet, "agent", "healthcheck", "-socketPath",
-             str(tmp_path / "agent.sock")])
-    assert r.returncode == 0
+    # The first one is untouched (and healthy once its agent synced).
+    wait_for(lambda: run([spirelet, "agent", "healthcheck", "-socketPath",
+                          str(tmp_path / "agent.sock")]).returncode == 0,
+             what="the first agent healthy", proc=p)
