@@ -64,7 +64,7 @@ class Server:
     """spirelet's server or spire-server with a fresh data directory,
     the join_token node attestor and a disk key manager."""
 
-    def __init__(self, ctx, impl, name, spire_extra=""):
+    def __init__(self, ctx, impl, name, spire_extra="", spire_plugins=""):
         if impl == "spire" and not ctx.spire_server:
             raise NotRunnable(ctx.spire_why)
         self.ctx = ctx
@@ -111,8 +111,9 @@ plugins {
     }
     %s
     NodeAttestor "join_token" { plugin_data {} }
+    %s
 }
-""" % (common, spire_extra, self.dir, km)
+""" % (common, spire_extra, self.dir, km, spire_plugins)
             self.argv = [ctx.spire_server, "run"]
         self.conf = os.path.join(self.dir, "server.conf")
         with open(self.conf, "w") as f:
@@ -178,6 +179,18 @@ plugins {
                 len(ids), n, out[-500:]))
         return ids
 
+    def entries_downstream(self, parent, tag):
+        """One downstream entry (a nested server's) under parent for
+        our uid: the bench starts the nested servers. Returns its ID."""
+        out = self.cli("entry", "create", "-parentID", parent,
+                       "-spiffeID", "spiffe://%s/bench/%s" % (TD, tag),
+                       "-selector", "unix:uid:%d" % os.getuid(),
+                       "-downstream").stdout
+        m = re.search(r"Entry ID\s*:\s*(\S+)", out)
+        if not m:
+            raise Failed("no downstream entry made: " + out[-500:])
+        return m.group(1)
+
     def delete_entries(self, ids):
         if not ids:
             return
@@ -185,6 +198,71 @@ plugins {
         with open(path, "w") as f:
             json.dump({"ids": ids}, f)
         self.cli("entry", "delete", "-file", path)
+
+
+class SpireletGateway(Server):
+    """spirelet's gateway, `spirelet run` as one process nested under
+    parent (a Server): its server with UpstreamAuthority "spire" and
+    the same settings as Server's, the agent for this host's workloads,
+    and the link that attests to the parent with a join token. The
+    parent gets the downstream entry for the link here. Administered
+    like any Server (its admin socket speaks the same API)."""
+
+    def __init__(self, ctx, parent, name, ca_ttl):
+        super().__init__(ctx, "spirelet", name)
+        token = parent.token()
+        self.downstream = parent.entries_downstream(
+            self.agent_id(token), "gw-" + name)
+        self.agent_socket = os.path.join(ctx.sockdir, name + "-wl.sock")
+        bundle = os.path.join(self.dir, "parent.pem")
+        with open(bundle, "w") as f:
+            f.write(parent.bundle_pem())
+        with open(self.conf, "w") as f:
+            f.write("""server {
+    bind_address = "127.0.0.1"
+    bind_port = "%(port)d"
+    socket_path = "%(admin)s"
+    trust_domain = "%(td)s"
+    data_dir = "%(dir)s/data"
+    log_level = "INFO"
+    ca_ttl = "%(ca_ttl)s"
+    plugins {
+        KeyManager "disk" { plugin_data {
+            keys_path = "%(dir)s/data/keys.json" } }
+        NodeAttestor "join_token" { plugin_data {} }
+        UpstreamAuthority "spire" { plugin_data {
+            server_address = "127.0.0.1"
+            server_port = "%(pport)d" } }
+    }
+}
+agent {
+    data_dir = "%(dir)s/agent"
+    socket_path = "%(asock)s"
+    plugins { WorkloadAttestor "unix" { plugin_data {} } }
+}
+upstream_agent {
+    data_dir = "%(dir)s/upstream"
+    trust_bundle_path = "%(bundle)s"
+    join_token = "%(token)s"
+}
+""" % {"port": self.port, "admin": self.admin, "td": TD, "dir": self.dir,
+                "ca_ttl": ca_ttl, "pport": parent.port,
+                "asock": self.agent_socket, "bundle": bundle,
+                "token": token})
+        self.argv = [ctx.spirelet, "run"]
+
+    def start(self):
+        """Until its server has a CA the parent signed (the admin socket
+        is healthy from then on) and its own agent serves."""
+        super().start()
+        wait_for(self.agent_healthy, 60, "the gateway's agent healthy",
+                 self.proc, every=0.05)
+        return self
+
+    def agent_healthy(self):
+        return run([self.ctx.spirelet, "agent", "healthcheck",
+                    "-socketPath", self.agent_socket], check=False,
+                   timeout=20).returncode == 0
 
 
 class Agent:

@@ -377,6 +377,10 @@ def standing(res):
     line("agent RSS under 4 MiB, 100 entries, 100 SVIDs cached", v,
          v is not None and v < 4 * 1024,
          "%.1f MiB" % (v / 1024) if v else "-")
+    v = _val(res, "rss_gateway_1000")
+    line("gateway RSS under 8 MiB, 1,000 entries, 50 agents", v,
+         v is not None and v < 8 * 1024,
+         "%.1f MiB" % (v / 1024) if v else "-")
     v = _val(res, "warm_ms")
     line("first SVID within 50 ms of a warm restart", v,
          v is not None and v <= 50, "%.1f ms" % v if v else "-")

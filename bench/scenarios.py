@@ -14,11 +14,12 @@ The method, which doc/performance.md explains:
   both agents.
 """
 import os
+import re
 import shutil
 import subprocess
 import time
 
-from peers import Agent, Fleet, NotRunnable, Server
+from peers import Agent, Fleet, NotRunnable, Server, SpireletGateway
 from procs import Failed, idle_cost, wait_for
 
 IMPLS = ("spirelet", "spire")
@@ -472,23 +473,106 @@ class ServerIdle(Scenario):
 
 
 class Gateway(Scenario):
-    """The nested (gateway) process: a server under a parent server,
-    with the agent it needs. spirelet's gateway is not built yet."""
+    """The nested (gateway) process under a real spire-server (the
+    parent, started here, the same for both), idle and then with n
+    entries and a agents: fake agents (the load tool) attested to the
+    gateway, holding their mTLS connections, synced and with an SVID for
+    each of their entries, as in ServerScale.
+
+    spirelet: `spirelet run` as one process (server with UpstreamAuthority
+    "spire", its own agent, the link to the parent); its VmRSS.
+    SPIRE: a nested spire-server with UpstreamAuthority "spire" and the
+    spire-agent on the host attested to the parent that hands it its
+    downstream SVID over the Workload API; the two RSS summed, since
+    spirelet's figure covers both jobs."""
     name = "gateway"
 
-    def __init__(self):
+    def __init__(self, entries, agents, ca_ttl="12h"):
         super().__init__()
-        self.row("rss_gateway", "gateway (nested) RSS", "KiB")
+        self.n = entries
+        self.agents = agents
+        self.ca_ttl = ca_ttl
+        self.row("rss_gateway_idle", "gateway RSS, idle under a spire-server "
+                 "(*)", "KiB")
+        self.row("rss_gateway_%d" % entries, "gateway RSS, %d entries, %d "
+                 "agents (*)" % (entries, agents), "KiB")
+        self.row("anon_gateway_%d" % entries, "  of which anonymous (heap, "
+                 "stacks)", "KiB")
 
     def measure(self, ctx, impl):
-        if impl == "spirelet":
-            if not ctx.spirelet_has("gateway"):
-                raise NotRunnable("spirelet has no gateway (nested) mode "
-                                  "yet")
-            raise NotRunnable("the bench does not drive spirelet's gateway "
-                              "yet")
-        raise NotRunnable("not measured until spirelet's gateway exists "
-                          "to compare with")
+        if impl == "spirelet" and not ctx.spirelet_has("run"):
+            raise NotRunnable("this spirelet has no `spirelet run`")
+        # The parent reloads its entry cache every second, so the
+        # downstream entry reaches the link soon after it is made.
+        parent = Server(ctx, "spire", ctx.fresh("gwroot"), spire_extra=
+                        'experimental { cache_reload_interval = "1s" }')
+        gw = fleet = link = None
+        try:
+            parent.start()
+            if impl == "spirelet":
+                gw = SpireletGateway(ctx, parent, ctx.fresh("gw"),
+                                     self.ca_ttl)
+                gw.start()
+                procs_ = [gw.proc]
+            else:
+                tok = parent.token()
+                parent.entries_downstream(parent.agent_id(tok), "nested")
+                link = Agent(ctx, "spire", parent, ctx.fresh("gwlink"), tok)
+                # The nested server starts once its agent serves the
+                # downstream SVID, as a host's init order would have it.
+                link.first_svid(link.start(), timeout=60 + parent.lag)
+                gw = Server(ctx, "spire", ctx.fresh("gw"), spire_extra=
+                            'ca_ttl = "%s"\n    ratelimit { signing = '
+                            'false }' % self.ca_ttl, spire_plugins=
+                            'UpstreamAuthority "spire" { plugin_data { '
+                            'server_address = "127.0.0.1" server_port = '
+                            '"%d" workload_api_socket = "%s" } }' % (
+                                parent.port, link.socket))
+                gw.start()
+                procs_ = [gw.proc, link.proc]
+            _nested_check(parent, gw)
+            _settle(ctx)
+            out = {"rss_gateway_idle": float(sum(p.rss_kib()
+                                                 for p in procs_))}
+            fleet = Fleet(ctx, gw, self.agents)
+            fleet.cmd("entries %d" % (self.n // self.agents))
+            fleet.cmd("sync")
+            _settle(ctx)
+            rss = [p.rss_kib() for p in procs_]
+            out["rss_gateway_%d" % self.n] = float(sum(rss))
+            out["anon_gateway_%d" % self.n] = float(sum(p.anon_kib()
+                                                        for p in procs_))
+            if impl == "spirelet":
+                self.notes[impl] = "(*) one process, `spirelet run`: " \
+                    "server, its agent, the link to the parent; by " \
+                    "mapping (KiB): %s" % gw.proc.rss_by_mapping()
+            else:
+                self.notes[impl] = "(*) nested spire-server + the host's " \
+                    "spire-agent that supplies its downstream SVID: " \
+                    "%d + %d KiB loaded; the server by mapping (KiB): " \
+                    "%s" % (rss[0], rss[1], gw.proc.rss_by_mapping())
+            return out
+        finally:
+            if fleet is not None:
+                fleet.stop()
+            for p in (gw, link, parent):
+                if p is not None:
+                    p.stop()
+
+
+def _certs(pem):
+    return set(re.findall(r"-----BEGIN CERTIFICATE-----.*?"
+                          r"-----END CERTIFICATE-----", pem, re.S))
+
+
+def _nested_check(parent, gw):
+    """A nested server serves its parent's roots as its bundle: anything
+    else means it signs under a root of its own, and is no gateway."""
+    mine, theirs = _certs(gw.bundle_pem()), _certs(parent.bundle_pem())
+    if not theirs or mine != theirs:
+        raise Failed("the nested server's bundle is not the parent's "
+                     "roots (%d certificates against %d)" % (len(mine),
+                                                             len(theirs)))
 
 
 def all_scenarios(quick, idle_window):
@@ -502,7 +586,7 @@ def all_scenarios(quick, idle_window):
             ServerScale(100, (1000,), 4),
             EntrySync(1000),
             ServerIdle(100, idle_window),
-            Gateway(),
+            Gateway(100, 10),
         ]
     return [
         Binaries(), RawSign(),
@@ -511,5 +595,5 @@ def all_scenarios(quick, idle_window):
         ServerScale(100, (1000, 10000), 4),
         EntrySync(10000),
         ServerIdle(100, idle_window),
-        Gateway(),
+        Gateway(1000, 50),
     ]
