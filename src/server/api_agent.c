@@ -1116,16 +1116,12 @@ agent_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_agent_v1_ListAgentsResponse resp;
 	struct agents_arg			 a;
 	struct store_txn			*txn;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_ListAgentsRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_ListAgentsRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.f = r.has_filter ? &r.filter : NULL;
@@ -1156,15 +1152,11 @@ agent_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_agent_v1_CountAgentsResponse resp = { 0 };
 	struct agents_arg			 a;
 	struct store_txn			*txn;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_CountAgentsRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_CountAgentsRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.f = r.has_filter ? &r.filter : NULL;
@@ -1215,16 +1207,12 @@ agent_get(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_types_Agent			 out;
 	spirelet_server_Node			 n;
 	struct store_txn			*txn;
-	struct caller				 c;
 	char					 id[SPIFFE_ID_MAX + 1];
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_GetAgentRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_GetAgentRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (agent_id_arg(s, call, &r.id, r.has_id, id, sizeof(id)) == -1)
 		goto out;
@@ -1288,19 +1276,15 @@ agent_delete_or_ban(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_agent_v1_DeleteAgentRequest r;
 	google_protobuf_Empty			 empty = { 0 };
 	struct node_change			 t;
-	struct caller				 c;
 	char					 id[SPIFFE_ID_MAX + 1];
 	enum store_err				 e;
 
 	_Static_assert(sizeof(spire_api_server_agent_v1_DeleteAgentRequest) ==
 	    sizeof(spire_api_server_agent_v1_BanAgentRequest),
 	    "Delete and Ban requests share a shape");
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_DeleteAgentRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_DeleteAgentRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (agent_id_arg(s, call, &r.id, r.has_id, id, sizeof(id)) == -1)
 		goto out;
@@ -1360,7 +1344,6 @@ agent_create_token(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_types_Selector		 sel;
 	struct token_txn			 t;
 	struct spiffe_id			 aid;
-	struct caller				 c;
 	char					 tok[37], why[128], msg[200];
 	char					 parent[SPIFFE_ID_MAX + 1];
 	char					 eid[37];
@@ -1368,13 +1351,10 @@ agent_create_token(struct rpc_call *call, const uint8_t *req, size_t len,
 	int					 code;
 	enum store_err				 se;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&out, 0, sizeof(out));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_CreateJoinTokenRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_CreateJoinTokenRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.ttl < 1) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,

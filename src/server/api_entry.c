@@ -369,20 +369,16 @@ entry_batch_create(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_entry_v1_BatchCreateEntryResponse resp;
 	spire_api_server_entry_v1_EntryResult	*res;
 	struct create_arg			 a;
-	struct caller				 c;
 	char					(*why)[512] = NULL;
 	int					*codes = NULL;
 	const char				**msgs = NULL;
 	spire_api_types_Entry			*existing = NULL;
 	size_t					 i, n, off;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_BatchCreateEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_BatchCreateEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	n = r.entries_count;
 	if (n > SERVER_BATCH_MAX) {
@@ -567,17 +563,13 @@ entry_batch_update(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_entry_v1_BatchUpdateEntryResponse resp;
 	spire_api_server_entry_v1_EntryResult	*res;
 	struct update_arg			 a;
-	struct caller				 c;
 	enum store_err				 e;
 	pb_size_t				 i;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	for (i = 0; i < r.entries_count; i++) {
 		res = pbu_append(&resp.results, &resp.results_count,
@@ -660,17 +652,13 @@ entry_batch_delete(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_entry_v1_BatchDeleteEntryResponse resp;
 	spire_api_server_entry_v1_BatchDeleteEntryResponse_Result *res;
 	struct delete_arg			 a;
-	struct caller				 c;
 	int					*codes = NULL;
 	size_t					 i, off;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_BatchDeleteEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_BatchDeleteEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	codes = mem_calloc((size_t)r.ids_count + 1, sizeof(*codes));
 	if (codes == NULL) {
@@ -849,16 +837,12 @@ entry_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_entry_v1_ListEntriesResponse resp;
 	struct store_txn			*txn;
 	struct list_arg				 a;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_ListEntriesRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_ListEntriesRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.page_size < 0) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
@@ -896,16 +880,12 @@ entry_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_entry_v1_CountEntriesResponse resp = { 0 };
 	struct store_txn			*txn;
 	struct list_arg				 a;
-	struct caller				 c;
 	size_t					 n = 0;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_CountEntriesRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_CountEntriesRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.s = s;
@@ -938,15 +918,11 @@ entry_get(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_entry_v1_GetEntryRequest r;
 	spire_api_types_Entry			 e;
 	struct store_txn			*txn;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_GetEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_GetEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.id == NULL || *r.id == '\0') {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "missing ID");

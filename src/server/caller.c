@@ -101,6 +101,20 @@ srv_decode(struct rpc_call *call, const uint8_t *req, size_t len,
 }
 
 int
+srv_admit(struct server *s, struct rpc_call *call, unsigned allowed,
+    const uint8_t *req, size_t len, const pb_msgdesc_t *fields, void *msg,
+    size_t msglen)
+{
+	struct caller	c;
+
+	if (srv_authorize(s, call, allowed, &c) == -1)
+		return -1;
+	caller_cleanup(&c);
+	memset(msg, 0, msglen);
+	return srv_decode(call, req, len, fields, msg);
+}
+
+int
 srv_id_format(const spire_api_types_SPIFFEID *id, char *buf, size_t len)
 {
 	return ds_id_string(id, buf, len);

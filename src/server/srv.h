@@ -139,6 +139,15 @@ void	srv_deny(struct rpc_call *, enum deny_reason, const char *msg);
 /* Decodes the request into msg or fails the call (InvalidArgument). */
 int	srv_decode(struct rpc_call *, const uint8_t *, size_t,
 	    const pb_msgdesc_t *, void *) __attribute__((warn_unused_result));
+/*
+ * The opening of every handler that needs nothing of its caller but
+ * admission: srv_authorize against allowed, then srv_decode of the
+ * request into msg (msglen bytes, zeroed first). 0, or -1 with the
+ * call answered and msg holding nothing to release.
+ */
+int	srv_admit(struct server *, struct rpc_call *, unsigned allowed,
+	    const uint8_t *, size_t, const pb_msgdesc_t *, void *msg,
+	    size_t msglen) __attribute__((warn_unused_result));
 
 /*
  * Parses a SPIFFEID message into id, checking it. 0, or -1 with a
