@@ -1019,6 +1019,7 @@ struct agents_arg {
 	const spire_api_server_agent_v1_AgentFilter	*f;
 	const spire_api_types_AgentMask			*mask;
 	spire_api_server_agent_v1_ListAgentsResponse	*resp;
+	const char					*token;	/* walk after */
 	size_t						 max;
 	size_t						 count;
 	int						 failed;
@@ -1108,6 +1109,18 @@ agents_cb(const char *id, const spirelet_server_Node *n, void *arg)
 	return 0;
 }
 
+/* Both List and Count walk the nodes; Count never fails in agents_cb. */
+static int
+agents_walk(struct store_txn *txn, void *arg)
+{
+	struct agents_arg	*a = arg;
+
+	if (ds_node_walk(txn, a->token, agents_cb, a) == DS_ERROR ||
+	    a->failed)
+		return -1;
+	return 0;
+}
+
 static void
 agent_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 {
@@ -1115,8 +1128,6 @@ agent_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_agent_v1_ListAgentsRequest r;
 	spire_api_server_agent_v1_ListAgentsResponse resp;
 	struct agents_arg			 a;
-	struct store_txn			*txn;
-	int					 rc;
 
 	memset(&resp, 0, sizeof(resp));
 	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
@@ -1128,18 +1139,10 @@ agent_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	a.mask = r.has_output_mask ? &r.output_mask : NULL;
 	a.resp = &resp;
 	a.max = r.page_size > 0 ? (size_t)r.page_size : 0;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	rc = ds_node_walk(txn, r.page_token, agents_cb, &a);
-	store_txn_abort(txn);
-	if (rc == DS_ERROR || a.failed)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to list agents");
-	else
+	a.token = r.page_token;
+	if (srv_walk(s, call, agents_walk, &a, "failed to list agents") == 0)
 		srv_reply(call,
 		    spire_api_server_agent_v1_ListAgentsResponse_fields, &resp);
-out:
 	pb_release(spire_api_server_agent_v1_ListAgentsResponse_fields, &resp);
 	pb_release(spire_api_server_agent_v1_ListAgentsRequest_fields, &r);
 }
@@ -1151,8 +1154,6 @@ agent_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_agent_v1_CountAgentsRequest r;
 	spire_api_server_agent_v1_CountAgentsResponse resp = { 0 };
 	struct agents_arg			 a;
-	struct store_txn			*txn;
-	int					 rc;
 
 	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
 	    spire_api_server_agent_v1_CountAgentsRequest_fields, &r,
@@ -1160,20 +1161,14 @@ agent_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.f = r.has_filter ? &r.filter : NULL;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	rc = ds_node_walk(txn, "", agents_cb, &a);
-	store_txn_abort(txn);
-	resp.count = (int32_t)a.count;
-	if (rc == DS_ERROR)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to count agents");
-	else
+	a.token = "";
+	if (srv_walk(s, call, agents_walk, &a, "failed to count agents") ==
+	    0) {
+		resp.count = (int32_t)a.count;
 		srv_reply(call,
 		    spire_api_server_agent_v1_CountAgentsResponse_fields,
 		    &resp);
-out:
+	}
 	pb_release(spire_api_server_agent_v1_CountAgentsRequest_fields, &r);
 }
 

@@ -157,6 +157,7 @@ struct list_arg {
 	struct server					*s;
 	spire_api_server_bundle_v1_ListFederatedBundlesResponse *resp;
 	const spire_api_types_BundleMask		*mask;
+	const char					*token;	/* walk after */
 	size_t						 max;
 	size_t						 count;
 	int						 failed;
@@ -195,6 +196,23 @@ bundle_list_cb(const spire_api_types_Bundle *b, void *arg)
 	return a->failed;
 }
 
+static int
+bundle_list_walk(struct store_txn *txn, void *arg)
+{
+	struct list_arg		*a = arg;
+
+	if (ds_bundle_walk(txn, a->token, bundle_list_cb, a) == DS_ERROR ||
+	    a->failed)
+		return -1;
+	return 0;
+}
+
+static int
+bundle_count_walk(struct store_txn *txn, void *arg)
+{
+	return store_count(txn, DS_BUNDLES, arg) == STORE_OK ? 0 : -1;
+}
+
 static void
 bundle_list_federated(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
@@ -202,9 +220,7 @@ bundle_list_federated(struct rpc_call *call, const uint8_t *req, size_t len,
 	struct server					*s = arg;
 	spire_api_server_bundle_v1_ListFederatedBundlesRequest r;
 	spire_api_server_bundle_v1_ListFederatedBundlesResponse resp;
-	struct store_txn				*txn;
 	struct list_arg					 a;
-	int						 rc;
 
 	memset(&resp, 0, sizeof(resp));
 	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
@@ -220,16 +236,10 @@ bundle_list_federated(struct rpc_call *call, const uint8_t *req, size_t len,
 		    "page size must not be negative");
 		goto out;
 	}
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+	a.token = r.page_token;
+	if (srv_walk(s, call, bundle_list_walk, &a,
+	    "failed to list bundles") == -1)
 		goto out;
-	}
-	rc = ds_bundle_walk(txn, r.page_token, bundle_list_cb, &a);
-	store_txn_abort(txn);
-	if (rc == DS_ERROR || a.failed) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to list bundles");
-		goto out;
-	}
 	srv_reply(call,
 	    spire_api_server_bundle_v1_ListFederatedBundlesResponse_fields,
 	    &resp);
@@ -247,26 +257,17 @@ bundle_count(struct rpc_call *call, const uint8_t *req, size_t len,
 {
 	struct server				*s = arg;
 	spire_api_server_bundle_v1_CountBundlesResponse resp = { 0 };
-	struct store_txn			*txn;
 	size_t					 n = 0;
 	struct caller				 c;
-	enum store_err				 e;
 
 	(void)req;
 	(void)len;
 	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
 		return;
 	caller_cleanup(&c);
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+	if (srv_walk(s, call, bundle_count_walk, &n,
+	    "failed to count bundles") == -1)
 		return;
-	}
-	e = store_count(txn, DS_BUNDLES, &n);
-	store_txn_abort(txn);
-	if (e != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to count bundles");
-		return;
-	}
 	resp.count = (int32_t)n;
 	srv_reply(call, spire_api_server_bundle_v1_CountBundlesResponse_fields,
 	    &resp);

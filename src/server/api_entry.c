@@ -798,6 +798,7 @@ struct list_arg {
 	const spire_api_server_entry_v1_EntryFilter	*f;
 	const spire_api_types_EntryMask			*mask;
 	spire_api_server_entry_v1_ListEntriesResponse	*resp;
+	const char					*token;	/* walk after */
 	size_t						 max;
 	size_t						 count;
 	int						 failed;
@@ -829,15 +830,33 @@ entry_list_cb(const spire_api_types_Entry *e, void *arg)
 	return 0;
 }
 
+/*
+ * List walks the entries; Count too when filtered, and otherwise asks
+ * for the number stored.
+ * XXX: a parent or SPIFFE ID filter could walk its index.
+ */
+static int
+entry_walk(struct store_txn *txn, void *arg)
+{
+	struct list_arg		*a = arg;
+	size_t			 n = 0;
+	int			 rc;
+
+	if (a->resp == NULL && a->f == NULL) {
+		rc = ds_entry_count(txn, &n);
+		a->count = n;
+	} else
+		rc = ds_entry_walk(txn, a->token, entry_list_cb, a);
+	return rc == DS_ERROR || a->failed ? -1 : 0;
+}
+
 static void
 entry_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 {
 	struct server				*s = arg;
 	spire_api_server_entry_v1_ListEntriesRequest r;
 	spire_api_server_entry_v1_ListEntriesResponse resp;
-	struct store_txn			*txn;
 	struct list_arg				 a;
-	int					 rc;
 
 	memset(&resp, 0, sizeof(resp));
 	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
@@ -855,18 +874,9 @@ entry_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	a.mask = r.has_output_mask ? &r.output_mask : NULL;
 	a.resp = &resp;
 	a.max = r.page_size > 0 ? (size_t)r.page_size : PB_SIZE_MAX;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	/* XXX: a parent or SPIFFE ID filter could walk its index. */
-	rc = ds_entry_walk(txn, r.page_token, entry_list_cb, &a);
-	store_txn_abort(txn);
-	if (rc == DS_ERROR || a.failed)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to list entries");
-	else
-		srv_reply(call,
-		    LIST_RESP, &resp);
+	a.token = r.page_token;
+	if (srv_walk(s, call, entry_walk, &a, "failed to list entries") == 0)
+		srv_reply(call, LIST_RESP, &resp);
 out:
 	pb_release(LIST_RESP, &resp);
 	pb_release(spire_api_server_entry_v1_ListEntriesRequest_fields, &r);
@@ -878,10 +888,7 @@ entry_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	struct server				*s = arg;
 	spire_api_server_entry_v1_CountEntriesRequest r;
 	spire_api_server_entry_v1_CountEntriesResponse resp = { 0 };
-	struct store_txn			*txn;
 	struct list_arg				 a;
-	size_t					 n = 0;
-	int					 rc;
 
 	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
 	    spire_api_server_entry_v1_CountEntriesRequest_fields, &r,
@@ -890,24 +897,14 @@ entry_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	memset(&a, 0, sizeof(a));
 	a.s = s;
 	a.f = r.has_filter ? &r.filter : NULL;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	if (a.f == NULL) {
-		rc = ds_entry_count(txn, &n);
-		a.count = n;
-	} else
-		rc = ds_entry_walk(txn, "", entry_list_cb, &a);
-	store_txn_abort(txn);
-	resp.count = (int32_t)a.count;
-	if (rc == DS_ERROR)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to count entries");
-	else
+	a.token = "";
+	if (srv_walk(s, call, entry_walk, &a, "failed to count entries") ==
+	    0) {
+		resp.count = (int32_t)a.count;
 		srv_reply(call,
 		    spire_api_server_entry_v1_CountEntriesResponse_fields,
 		    &resp);
-out:
+	}
 	pb_release(spire_api_server_entry_v1_CountEntriesRequest_fields, &r);
 }
 

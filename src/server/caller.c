@@ -101,6 +101,26 @@ srv_decode(struct rpc_call *call, const uint8_t *req, size_t len,
 }
 
 int
+srv_walk(struct server *s, struct rpc_call *call,
+    int (*walk)(struct store_txn *, void *), void *arg, const char *failmsg)
+{
+	struct store_txn	*txn;
+	int			 rc;
+
+	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+		return -1;
+	}
+	rc = walk(txn, arg);
+	store_txn_abort(txn);
+	if (rc == -1) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, failmsg);
+		return -1;
+	}
+	return 0;
+}
+
+int
 srv_admit(struct server *s, struct rpc_call *call, unsigned allowed,
     const uint8_t *req, size_t len, const pb_msgdesc_t *fields, void *msg,
     size_t msglen)
