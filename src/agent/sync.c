@@ -116,6 +116,8 @@ static int	sync_take_entries(struct sync_run *, const
 static int	sync_send_ids(struct sync_run *);
 static int	sync_keep(struct sync_run *, const struct agent_entry *);
 static void	sync_bundles(struct sync_run *);
+static void	sync_bundle_ask(struct sync_run *, const char *, const char *,
+		    srv_unary_fn);
 static void	sync_bundle_done(struct agent *, void *,
 		    const struct srv_result *);
 static void	sync_fed_next(struct sync_run *);
@@ -598,11 +600,24 @@ sync_build_final(struct sync_run *r)
 static void
 sync_bundles(struct sync_run *r)
 {
+	sync_bundle_ask(r, BUNDLE_PATH, NULL, sync_bundle_done);
+}
+
+/*
+ * Asks the server for one bundle at path, done answering: the own one
+ * (td NULL, an empty request) or td's. A request that cannot be built
+ * or queued ends the run as out of memory.
+ */
+static void
+sync_bundle_ask(struct sync_run *r, const char *path, const char *td,
+    srv_unary_fn done)
+{
 	struct buf	 req;
 
-	buf_init(&req, 16);
-	if (srvconn_unary(r->a, r->a->chan, BUNDLE_PATH, &req,
-	    sync_bundle_done, r) == -1) {
+	/* Room for a trust domain name and its tag. */
+	buf_init(&req, 512);
+	if ((td != NULL && pbw_string(&req, 1, td) == -1) ||
+	    srvconn_unary(r->a, r->a->chan, path, &req, done, r) == -1) {
 		buf_cleanup(&req);
 		sync_fail(r, GRPC_STATUS_RESOURCE_EXHAUSTED, -1,
 		    "out of memory");
@@ -655,23 +670,12 @@ sync_bundle_done(struct agent *a, void *arg, const struct srv_result *res)
 static void
 sync_fed_next(struct sync_run *r)
 {
-	struct buf	 req;
-
 	if (r->fed_i == r->nfed_tds) {
 		sync_svids(r);
 		return;
 	}
-	buf_init(&req, 512);
-	if (pbw_string(&req, 1, r->fed_tds[r->fed_i]) == -1 ||
-	    srvconn_unary(r->a, r->a->chan, FEDBUNDLE_PATH, &req,
-	    sync_fed_done, r) == -1) {
-		buf_cleanup(&req);
-		sync_fail(r, GRPC_STATUS_RESOURCE_EXHAUSTED, -1,
-		    "out of memory");
-		return;
-	}
-	buf_cleanup(&req);
-	r->unary = 1;
+	sync_bundle_ask(r, FEDBUNDLE_PATH, r->fed_tds[r->fed_i],
+	    sync_fed_done);
 }
 
 static void
