@@ -69,6 +69,8 @@ struct attest {
 static void	attest_free(struct attest *);
 static void	attest_finish(struct rpc_call *, struct attest *,
 		    enum grpc_status, const char *);
+static void	attest_challenge(struct rpc_call *, struct attest *, char *,
+		    size_t);
 static void	attested_cleanup(struct attested *);
 static int	attested_add(struct attested *, const char *, const char *);
 static void	attest_signed(void *, int, const struct ca_svid *);
@@ -439,7 +441,6 @@ attest_x509pop_start(struct rpc_call *call, struct attest *a,
     const pb_bytes_array_t *payload)
 {
 	struct server		*s = a->s;
-	spire_api_server_agent_v1_AttestAgentResponse resp;
 	struct x509_cert	 chain[1 + SERVER_X509POP_INTERMEDIATES_MAX];
 	struct x509_cert	*roots = NULL;
 	struct pem_block	*blocks = NULL;
@@ -495,23 +496,7 @@ attest_x509pop_start(struct rpc_call *call, struct attest *a,
 		    "cannot make a challenge");
 		return;
 	}
-	memset(&resp, 0, sizeof(resp));
-	resp.which_step =
-	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
-	resp.step.challenge = pbu_bytes(ch, strlen(ch));
-	mem_free(ch);
-	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
-	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
-	    RPC_ERR_OK) {
-		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-		    &resp);
-		attest_finish(call, a, GRPC_STATUS_INTERNAL,
-		    "cannot send the challenge");
-		return;
-	}
-	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-	    &resp);
-	a->step = 1;
+	attest_challenge(call, a, ch, strlen(ch));
 	return;
 bad:
 	log_kv(LOG_LEVEL_INFO, "api", "x509pop attestation refused", "addr",
@@ -597,6 +582,36 @@ fail:
 	attest_finish(call, a, GRPC_STATUS_INTERNAL, "failed to attest");
 }
 
+/*
+ * Sends ch (len bytes, freed here) as the challenge step of x509pop or
+ * tpm_devid, which then waits for the agent's answer; a challenge that
+ * cannot be sent finishes the call.
+ */
+static void
+attest_challenge(struct rpc_call *call, struct attest *a, char *ch,
+    size_t len)
+{
+	spire_api_server_agent_v1_AttestAgentResponse resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.which_step =
+	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
+	resp.step.challenge = pbu_bytes(ch, len);
+	mem_free(ch);
+	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
+	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
+	    RPC_ERR_OK) {
+		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
+		    &resp);
+		attest_finish(call, a, GRPC_STATUS_INTERNAL,
+		    "cannot send the challenge");
+		return;
+	}
+	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
+	    &resp);
+	a->step = 1;
+}
+
 /* A tpm_devid refusal: logged with its reason, INVALID_ARGUMENT. */
 static void
 attest_devid_refuse(struct rpc_call *call, struct attest *a,
@@ -617,7 +632,6 @@ static void
 attest_devid_start(struct rpc_call *call, struct attest *a,
     const pb_bytes_array_t *payload)
 {
-	spire_api_server_agent_v1_AttestAgentResponse resp;
 	char			*ch = NULL;
 	size_t			 chlen;
 	int			 e;
@@ -629,23 +643,7 @@ attest_devid_start(struct rpc_call *call, struct attest *a,
 		    (enum tpmdevid_err)e);
 		return;
 	}
-	memset(&resp, 0, sizeof(resp));
-	resp.which_step =
-	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
-	resp.step.challenge = pbu_bytes(ch, chlen);
-	mem_free(ch);
-	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
-	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
-	    RPC_ERR_OK) {
-		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-		    &resp);
-		attest_finish(call, a, GRPC_STATUS_INTERNAL,
-		    "cannot send the challenge");
-		return;
-	}
-	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-	    &resp);
-	a->step = 1;
+	attest_challenge(call, a, ch, chlen);
 }
 
 /* The response: the nonce's signature and the activated credential. */
