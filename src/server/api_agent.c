@@ -94,10 +94,7 @@ attest_finish(struct rpc_call *call, struct attest *a, enum grpc_status code,
 	a->done = 1;
 	/* The call is gone once finished: let go of it first. */
 	rpc_call_set_data(call, NULL);
-	if (code == GRPC_STATUS_OK)
-		rpc_call_finish(call, code, NULL, NULL, 0);
-	else
-		srv_fail(call, code, msg);
+	srv_finish(call, code, msg);
 	attest_free(a);
 }
 

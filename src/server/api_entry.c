@@ -1056,10 +1056,7 @@ sync_end(struct rpc_call *call, struct sync *y, enum grpc_status code,
 {
 	y->done = 1;
 	rpc_call_set_data(call, NULL);
-	if (code == GRPC_STATUS_OK)
-		rpc_call_finish(call, code, NULL, NULL, 0);
-	else
-		srv_fail(call, code, msg);
+	srv_finish(call, code, msg);
 	sync_free(y);
 }
 

@@ -66,6 +66,15 @@ srv_fail(struct rpc_call *call, enum grpc_status code, const char *msg)
 }
 
 void
+srv_finish(struct rpc_call *call, enum grpc_status code, const char *msg)
+{
+	if (code == GRPC_STATUS_OK)
+		rpc_call_finish(call, code, NULL, NULL, 0);
+	else
+		srv_fail(call, code, msg);
+}
+
+void
 srv_deny(struct rpc_call *call, enum deny_reason reason, const char *msg)
 {
 	const struct transport_peer	*p = rpc_call_peer(call);

@@ -133,6 +133,8 @@ void	caller_cleanup(struct caller *);
 void	srv_reply(struct rpc_call *, const pb_msgdesc_t *, const void *);
 /* Finishes with code and message, logging who and why at level. */
 void	srv_fail(struct rpc_call *, enum grpc_status, const char *msg);
+/* Finishes with OK when code is, otherwise as srv_fail. */
+void	srv_finish(struct rpc_call *, enum grpc_status, const char *msg);
 /* PermissionDenied with PermissionDeniedDetails{reason}. */
 void	srv_deny(struct rpc_call *, enum deny_reason, const char *msg);
 
