@@ -53,6 +53,7 @@ static struct key_tpm	*ktpm_new(struct tpm *, const char *,
 			    enum key_err *);
 static enum key_err	ktpm_finish(struct key_tpm *);
 static enum key_err	ktpm_check(struct key_tpm *);
+static struct key	*ktpm_load_end(struct key_tpm *, enum key_err *);
 
 static const struct key_ops tpm_ops = {
 	.backend = "tpm",
@@ -252,6 +253,24 @@ key_tpm_device(const struct key *key)
 	return ((const struct key_tpm *)key)->tpm;
 }
 
+/*
+ * The end of loading a key from blobs, k's pub and priv filled: its
+ * type and SubjectPublicKeyInfo, then a load to prove the TPM takes
+ * it. The key, or NULL with *err set and k freed.
+ */
+static struct key *
+ktpm_load_end(struct key_tpm *k, enum key_err *err)
+{
+	*err = ktpm_finish(k);
+	if (*err == KEY_OK)
+		*err = ktpm_check(k);
+	if (*err != KEY_OK) {
+		ktpm_free(&k->base);
+		return NULL;
+	}
+	return &k->base;
+}
+
 /* Loads once to prove the TPM takes the key, then flushes. */
 static enum key_err
 ktpm_check(struct key_tpm *k)
@@ -336,12 +355,7 @@ key_tpm_load_blob(struct tpm *t, const uint8_t *blob, size_t len,
 		*err = KEY_ERR_BLOB;
 		goto fail;
 	}
-	*err = ktpm_finish(k);
-	if (*err == KEY_OK)
-		*err = ktpm_check(k);
-	if (*err != KEY_OK)
-		goto fail;
-	return &k->base;
+	return ktpm_load_end(k, err);
 fail:
 	ktpm_free(&k->base);
 	return NULL;
@@ -370,12 +384,7 @@ key_tpm_load_parts(struct tpm *t, const uint8_t *pub, size_t publen,
 	k->pub.size = (UINT16)off;
 	memcpy(k->priv.buffer, priv, privlen);
 	k->priv.size = (UINT16)privlen;
-	*err = ktpm_finish(k);
-	if (*err == KEY_OK)
-		*err = ktpm_check(k);
-	if (*err != KEY_OK)
-		goto fail;
-	return &k->base;
+	return ktpm_load_end(k, err);
 fail:
 	ktpm_free(&k->base);
 	return NULL;

@@ -115,7 +115,11 @@ static int	sync_take_entries(struct sync_run *, const
 		    spire_api_server_entry_v1_SyncAuthorizedEntriesResponse *);
 static int	sync_send_ids(struct sync_run *);
 static int	sync_keep(struct sync_run *, const struct agent_entry *);
+static int	sync_reply(struct sync_run *, const struct srv_result *,
+		    const char *);
 static void	sync_bundles(struct sync_run *);
+static void	sync_bundle_ask(struct sync_run *, const char *, const char *,
+		    srv_unary_fn);
 static void	sync_bundle_done(struct agent *, void *,
 		    const struct srv_result *);
 static void	sync_fed_next(struct sync_run *);
@@ -598,11 +602,24 @@ sync_build_final(struct sync_run *r)
 static void
 sync_bundles(struct sync_run *r)
 {
+	sync_bundle_ask(r, BUNDLE_PATH, NULL, sync_bundle_done);
+}
+
+/*
+ * Asks the server for one bundle at path, done answering: the own one
+ * (td NULL, an empty request) or td's. A request that cannot be built
+ * or queued ends the run as out of memory.
+ */
+static void
+sync_bundle_ask(struct sync_run *r, const char *path, const char *td,
+    srv_unary_fn done)
+{
 	struct buf	 req;
 
-	buf_init(&req, 16);
-	if (srvconn_unary(r->a, r->a->chan, BUNDLE_PATH, &req,
-	    sync_bundle_done, r) == -1) {
+	/* Room for a trust domain name and its tag. */
+	buf_init(&req, 512);
+	if ((td != NULL && pbw_string(&req, 1, td) == -1) ||
+	    srvconn_unary(r->a, r->a->chan, path, &req, done, r) == -1) {
 		buf_cleanup(&req);
 		sync_fail(r, GRPC_STATUS_RESOURCE_EXHAUSTED, -1,
 		    "out of memory");
@@ -610,6 +627,30 @@ sync_bundles(struct sync_run *r)
 	}
 	buf_cleanup(&req);
 	r->unary = 1;
+}
+
+/*
+ * The start of each unary reply of a run: 1 to go on with res, or 0
+ * when the run was detached meanwhile (released here) or, with what
+ * set, when the call failed (the run failed with "what: message").
+ */
+static int
+sync_reply(struct sync_run *r, const struct srv_result *res,
+    const char *what)
+{
+	char	err[256];
+
+	r->unary = 0;
+	if (r->a == NULL) {
+		sync_release(r);
+		return 0;
+	}
+	if (what != NULL && res->code != GRPC_STATUS_OK) {
+		snprintf(err, sizeof(err), "%s: %s", what, res->message);
+		sync_fail(r, res->code, res->pd_reason, err);
+		return 0;
+	}
+	return 1;
 }
 
 static void
@@ -620,16 +661,8 @@ sync_bundle_done(struct agent *a, void *arg, const struct srv_result *res)
 	char			 err[256];
 
 	(void)a;
-	r->unary = 0;
-	if (r->a == NULL) {
-		sync_release(r);
+	if (!sync_reply(r, res, "GetBundle"))
 		return;
-	}
-	if (res->code != GRPC_STATUS_OK) {
-		snprintf(err, sizeof(err), "GetBundle: %s", res->message);
-		sync_fail(r, res->code, res->pd_reason, err);
-		return;
-	}
 	memset(&pb, 0, sizeof(pb));
 	if (rpc_decode(res->resp, res->resp_len,
 	    spire_api_types_Bundle_fields, &pb) == -1) {
@@ -655,23 +688,12 @@ sync_bundle_done(struct agent *a, void *arg, const struct srv_result *res)
 static void
 sync_fed_next(struct sync_run *r)
 {
-	struct buf	 req;
-
 	if (r->fed_i == r->nfed_tds) {
 		sync_svids(r);
 		return;
 	}
-	buf_init(&req, 512);
-	if (pbw_string(&req, 1, r->fed_tds[r->fed_i]) == -1 ||
-	    srvconn_unary(r->a, r->a->chan, FEDBUNDLE_PATH, &req,
-	    sync_fed_done, r) == -1) {
-		buf_cleanup(&req);
-		sync_fail(r, GRPC_STATUS_RESOURCE_EXHAUSTED, -1,
-		    "out of memory");
-		return;
-	}
-	buf_cleanup(&req);
-	r->unary = 1;
+	sync_bundle_ask(r, FEDBUNDLE_PATH, r->fed_tds[r->fed_i],
+	    sync_fed_done);
 }
 
 static void
@@ -684,11 +706,8 @@ sync_fed_done(struct agent *a, void *arg, const struct srv_result *res)
 	char			 err[256];
 
 	(void)a;
-	r->unary = 0;
-	if (r->a == NULL) {
-		sync_release(r);
+	if (!sync_reply(r, res, NULL))
 		return;
-	}
 	td = r->fed_tds[r->fed_i++];
 	if (res->code == GRPC_STATUS_NOT_FOUND) {
 		log_kv(LOG_LEVEL_WARN, "agent", "federated bundle not found",
@@ -908,11 +927,8 @@ sync_batch_done(struct agent *a, void *arg, const struct srv_result *res)
 	char						 err[256];
 
 	(void)a;
-	r->unary = 0;
-	if (r->a == NULL) {
-		sync_release(r);
+	if (!sync_reply(r, res, NULL))
 		return;
-	}
 	if (res->code != GRPC_STATUS_OK) {
 		log_kv(LOG_LEVEL_ERROR, "agent", "failed to batch new X509 "
 		    "SVIDs", "code", grpc_status_name((int)res->code),
@@ -1286,16 +1302,8 @@ sync_renew_done(struct agent *a, void *arg, const struct srv_result *res)
 	char						 err[256];
 
 	(void)a;
-	r->unary = 0;
-	if (r->a == NULL) {
-		sync_release(r);
+	if (!sync_reply(r, res, "RenewAgent"))
 		return;
-	}
-	if (res->code != GRPC_STATUS_OK) {
-		snprintf(err, sizeof(err), "RenewAgent: %s", res->message);
-		sync_fail(r, res->code, res->pd_reason, err);
-		return;
-	}
 	memset(&m, 0, sizeof(m));
 	buf_init(&chain, 256 * 1024);
 	err[0] = '\0';

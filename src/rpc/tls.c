@@ -136,6 +136,7 @@ static int		 tls_sign_cb(WOLFSSL *, const unsigned char *,
 			    const unsigned char *, unsigned int, void *);
 static int		 tls_io_recv(WOLFSSL *, char *, int, void *);
 static int		 tls_io_send(WOLFSSL *, char *, int, void *);
+static int		 tls_io_error(struct tls_conn *, int);
 static void		 tls_peer_addr(struct tls_conn *);
 static void		 tls_chain_clear(struct transport_peer *);
 static int		 tls_chain_take(struct tls_conn *,
@@ -702,21 +703,7 @@ tls_io_recv(WOLFSSL *ssl, char *buf, int len, void *arg)
 		c->eof = 1;
 		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
 	}
-	switch (errno) {
-	case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-	case EWOULDBLOCK:
-#endif
-		return WOLFSSL_CBIO_ERR_WANT_READ;
-	case EINTR:
-		return WOLFSSL_CBIO_ERR_ISR;
-	case ECONNRESET:
-		c->io_errno = errno;
-		return WOLFSSL_CBIO_ERR_CONN_RST;
-	default:
-		c->io_errno = errno;
-		return WOLFSSL_CBIO_ERR_GENERAL;
-	}
+	return tls_io_error(c, WOLFSSL_CBIO_ERR_WANT_READ);
 }
 
 /* MSG_NOSIGNAL: a peer gone away is an error here, never a SIGPIPE. */
@@ -730,17 +717,29 @@ tls_io_send(WOLFSSL *ssl, char *buf, int len, void *arg)
 	n = send(c->t.fd, buf, (size_t)len, MSG_NOSIGNAL);
 	if (n >= 0)
 		return (int)n;
+	if (errno == EPIPE) {
+		c->io_errno = errno;
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	}
+	return tls_io_error(c, WOLFSSL_CBIO_ERR_WANT_WRITE);
+}
+
+/*
+ * The wolfSSL code for a recv or send that failed with errno: want
+ * (WANT_READ or WANT_WRITE) when it would block, and otherwise the
+ * errno kept in c, for the message that ends the connection.
+ */
+static int
+tls_io_error(struct tls_conn *c, int want)
+{
 	switch (errno) {
 	case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
 	case EWOULDBLOCK:
 #endif
-		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+		return want;
 	case EINTR:
 		return WOLFSSL_CBIO_ERR_ISR;
-	case EPIPE:
-		c->io_errno = errno;
-		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
 	case ECONNRESET:
 		c->io_errno = errno;
 		return WOLFSSL_CBIO_ERR_CONN_RST;

@@ -69,6 +69,8 @@ struct attest {
 static void	attest_free(struct attest *);
 static void	attest_finish(struct rpc_call *, struct attest *,
 		    enum grpc_status, const char *);
+static void	attest_challenge(struct rpc_call *, struct attest *, char *,
+		    size_t);
 static void	attested_cleanup(struct attested *);
 static int	attested_add(struct attested *, const char *, const char *);
 static void	attest_signed(void *, int, const struct ca_svid *);
@@ -92,10 +94,7 @@ attest_finish(struct rpc_call *call, struct attest *a, enum grpc_status code,
 	a->done = 1;
 	/* The call is gone once finished: let go of it first. */
 	rpc_call_set_data(call, NULL);
-	if (code == GRPC_STATUS_OK)
-		rpc_call_finish(call, code, NULL, NULL, 0);
-	else
-		srv_fail(call, code, msg);
+	srv_finish(call, code, msg);
 	attest_free(a);
 }
 
@@ -439,7 +438,6 @@ attest_x509pop_start(struct rpc_call *call, struct attest *a,
     const pb_bytes_array_t *payload)
 {
 	struct server		*s = a->s;
-	spire_api_server_agent_v1_AttestAgentResponse resp;
 	struct x509_cert	 chain[1 + SERVER_X509POP_INTERMEDIATES_MAX];
 	struct x509_cert	*roots = NULL;
 	struct pem_block	*blocks = NULL;
@@ -495,23 +493,7 @@ attest_x509pop_start(struct rpc_call *call, struct attest *a,
 		    "cannot make a challenge");
 		return;
 	}
-	memset(&resp, 0, sizeof(resp));
-	resp.which_step =
-	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
-	resp.step.challenge = pbu_bytes(ch, strlen(ch));
-	mem_free(ch);
-	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
-	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
-	    RPC_ERR_OK) {
-		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-		    &resp);
-		attest_finish(call, a, GRPC_STATUS_INTERNAL,
-		    "cannot send the challenge");
-		return;
-	}
-	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-	    &resp);
-	a->step = 1;
+	attest_challenge(call, a, ch, strlen(ch));
 	return;
 bad:
 	log_kv(LOG_LEVEL_INFO, "api", "x509pop attestation refused", "addr",
@@ -597,6 +579,36 @@ fail:
 	attest_finish(call, a, GRPC_STATUS_INTERNAL, "failed to attest");
 }
 
+/*
+ * Sends ch (len bytes, freed here) as the challenge step of x509pop or
+ * tpm_devid, which then waits for the agent's answer; a challenge that
+ * cannot be sent finishes the call.
+ */
+static void
+attest_challenge(struct rpc_call *call, struct attest *a, char *ch,
+    size_t len)
+{
+	spire_api_server_agent_v1_AttestAgentResponse resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.which_step =
+	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
+	resp.step.challenge = pbu_bytes(ch, len);
+	mem_free(ch);
+	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
+	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
+	    RPC_ERR_OK) {
+		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
+		    &resp);
+		attest_finish(call, a, GRPC_STATUS_INTERNAL,
+		    "cannot send the challenge");
+		return;
+	}
+	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
+	    &resp);
+	a->step = 1;
+}
+
 /* A tpm_devid refusal: logged with its reason, INVALID_ARGUMENT. */
 static void
 attest_devid_refuse(struct rpc_call *call, struct attest *a,
@@ -617,7 +629,6 @@ static void
 attest_devid_start(struct rpc_call *call, struct attest *a,
     const pb_bytes_array_t *payload)
 {
-	spire_api_server_agent_v1_AttestAgentResponse resp;
 	char			*ch = NULL;
 	size_t			 chlen;
 	int			 e;
@@ -629,23 +640,7 @@ attest_devid_start(struct rpc_call *call, struct attest *a,
 		    (enum tpmdevid_err)e);
 		return;
 	}
-	memset(&resp, 0, sizeof(resp));
-	resp.which_step =
-	    spire_api_server_agent_v1_AttestAgentResponse_challenge_tag;
-	resp.step.challenge = pbu_bytes(ch, chlen);
-	mem_free(ch);
-	if (resp.step.challenge == NULL || rpc_call_send_pb(call,
-	    spire_api_server_agent_v1_AttestAgentResponse_fields, &resp) !=
-	    RPC_ERR_OK) {
-		pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-		    &resp);
-		attest_finish(call, a, GRPC_STATUS_INTERNAL,
-		    "cannot send the challenge");
-		return;
-	}
-	pb_release(spire_api_server_agent_v1_AttestAgentResponse_fields,
-	    &resp);
-	a->step = 1;
+	attest_challenge(call, a, ch, chlen);
 }
 
 /* The response: the nonce's signature and the activated credential. */
@@ -1019,6 +1014,7 @@ struct agents_arg {
 	const spire_api_server_agent_v1_AgentFilter	*f;
 	const spire_api_types_AgentMask			*mask;
 	spire_api_server_agent_v1_ListAgentsResponse	*resp;
+	const char					*token;	/* walk after */
 	size_t						 max;
 	size_t						 count;
 	int						 failed;
@@ -1108,6 +1104,18 @@ agents_cb(const char *id, const spirelet_server_Node *n, void *arg)
 	return 0;
 }
 
+/* Both List and Count walk the nodes; Count never fails in agents_cb. */
+static int
+agents_walk(struct store_txn *txn, void *arg)
+{
+	struct agents_arg	*a = arg;
+
+	if (ds_node_walk(txn, a->token, agents_cb, a) == DS_ERROR ||
+	    a->failed)
+		return -1;
+	return 0;
+}
+
 static void
 agent_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 {
@@ -1115,35 +1123,21 @@ agent_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_agent_v1_ListAgentsRequest r;
 	spire_api_server_agent_v1_ListAgentsResponse resp;
 	struct agents_arg			 a;
-	struct store_txn			*txn;
-	struct caller				 c;
-	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_ListAgentsRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_ListAgentsRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.f = r.has_filter ? &r.filter : NULL;
 	a.mask = r.has_output_mask ? &r.output_mask : NULL;
 	a.resp = &resp;
 	a.max = r.page_size > 0 ? (size_t)r.page_size : 0;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	rc = ds_node_walk(txn, r.page_token, agents_cb, &a);
-	store_txn_abort(txn);
-	if (rc == DS_ERROR || a.failed)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to list agents");
-	else
+	a.token = r.page_token;
+	if (srv_walk(s, call, agents_walk, &a, "failed to list agents") == 0)
 		srv_reply(call,
 		    spire_api_server_agent_v1_ListAgentsResponse_fields, &resp);
-out:
 	pb_release(spire_api_server_agent_v1_ListAgentsResponse_fields, &resp);
 	pb_release(spire_api_server_agent_v1_ListAgentsRequest_fields, &r);
 }
@@ -1155,33 +1149,21 @@ agent_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_agent_v1_CountAgentsRequest r;
 	spire_api_server_agent_v1_CountAgentsResponse resp = { 0 };
 	struct agents_arg			 a;
-	struct store_txn			*txn;
-	struct caller				 c;
-	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_CountAgentsRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_CountAgentsRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.f = r.has_filter ? &r.filter : NULL;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	rc = ds_node_walk(txn, "", agents_cb, &a);
-	store_txn_abort(txn);
-	resp.count = (int32_t)a.count;
-	if (rc == DS_ERROR)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to count agents");
-	else
+	a.token = "";
+	if (srv_walk(s, call, agents_walk, &a, "failed to count agents") ==
+	    0) {
+		resp.count = (int32_t)a.count;
 		srv_reply(call,
 		    spire_api_server_agent_v1_CountAgentsResponse_fields,
 		    &resp);
-out:
+	}
 	pb_release(spire_api_server_agent_v1_CountAgentsRequest_fields, &r);
 }
 
@@ -1215,16 +1197,12 @@ agent_get(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_types_Agent			 out;
 	spirelet_server_Node			 n;
 	struct store_txn			*txn;
-	struct caller				 c;
 	char					 id[SPIFFE_ID_MAX + 1];
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_GetAgentRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_GetAgentRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (agent_id_arg(s, call, &r.id, r.has_id, id, sizeof(id)) == -1)
 		goto out;
@@ -1288,19 +1266,15 @@ agent_delete_or_ban(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_agent_v1_DeleteAgentRequest r;
 	google_protobuf_Empty			 empty = { 0 };
 	struct node_change			 t;
-	struct caller				 c;
 	char					 id[SPIFFE_ID_MAX + 1];
 	enum store_err				 e;
 
 	_Static_assert(sizeof(spire_api_server_agent_v1_DeleteAgentRequest) ==
 	    sizeof(spire_api_server_agent_v1_BanAgentRequest),
 	    "Delete and Ban requests share a shape");
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_DeleteAgentRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_DeleteAgentRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (agent_id_arg(s, call, &r.id, r.has_id, id, sizeof(id)) == -1)
 		goto out;
@@ -1360,7 +1334,6 @@ agent_create_token(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_types_Selector		 sel;
 	struct token_txn			 t;
 	struct spiffe_id			 aid;
-	struct caller				 c;
 	char					 tok[37], why[128], msg[200];
 	char					 parent[SPIFFE_ID_MAX + 1];
 	char					 eid[37];
@@ -1368,13 +1341,10 @@ agent_create_token(struct rpc_call *call, const uint8_t *req, size_t len,
 	int					 code;
 	enum store_err				 se;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&out, 0, sizeof(out));
-	if (srv_decode(call, req, len,
-	    spire_api_server_agent_v1_CreateJoinTokenRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_agent_v1_CreateJoinTokenRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.ttl < 1) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,

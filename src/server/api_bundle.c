@@ -88,15 +88,11 @@ bundle_get(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	struct server				*s = arg;
 	spire_api_server_bundle_v1_GetBundleRequest r;
 	spire_api_types_Bundle			 b;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ANY, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_bundle_v1_GetBundleRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ANY, req, len,
+	    spire_api_server_bundle_v1_GetBundleRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	rc = bundle_read(s, s->cfg->trust_domain, &b);
 	if (rc != 0) {
@@ -126,17 +122,11 @@ bundle_get_federated(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_bundle_v1_GetFederatedBundleRequest r;
 	spire_api_types_Bundle			 b;
 	struct spiffe_td			 td;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_AGENT | CALLER_ADMIN | CALLER_LOCAL,
-	    &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_bundle_v1_GetFederatedBundleRequest_fields,
-	    &r) == -1)
+	if (srv_admit(s, call, CALLER_AGENT | CALLER_ADMIN | CALLER_LOCAL, req,
+	    len, spire_api_server_bundle_v1_GetFederatedBundleRequest_fields,
+	    &r, sizeof(r)) == -1)
 		return;
 	if (bundle_td(r.trust_domain, &td) == -1) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
@@ -167,6 +157,7 @@ struct list_arg {
 	struct server					*s;
 	spire_api_server_bundle_v1_ListFederatedBundlesResponse *resp;
 	const spire_api_types_BundleMask		*mask;
+	const char					*token;	/* walk after */
 	size_t						 max;
 	size_t						 count;
 	int						 failed;
@@ -205,6 +196,23 @@ bundle_list_cb(const spire_api_types_Bundle *b, void *arg)
 	return a->failed;
 }
 
+static int
+bundle_list_walk(struct store_txn *txn, void *arg)
+{
+	struct list_arg		*a = arg;
+
+	if (ds_bundle_walk(txn, a->token, bundle_list_cb, a) == DS_ERROR ||
+	    a->failed)
+		return -1;
+	return 0;
+}
+
+static int
+bundle_count_walk(struct store_txn *txn, void *arg)
+{
+	return store_count(txn, DS_BUNDLES, arg) == STORE_OK ? 0 : -1;
+}
+
 static void
 bundle_list_federated(struct rpc_call *call, const uint8_t *req, size_t len,
     void *arg)
@@ -212,19 +220,11 @@ bundle_list_federated(struct rpc_call *call, const uint8_t *req, size_t len,
 	struct server					*s = arg;
 	spire_api_server_bundle_v1_ListFederatedBundlesRequest r;
 	spire_api_server_bundle_v1_ListFederatedBundlesResponse resp;
-	struct store_txn				*txn;
 	struct list_arg					 a;
-	struct caller					 c;
-	int						 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    LIST_FED_REQ,
-	    &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    LIST_FED_REQ, &r, sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.s = s;
@@ -236,16 +236,10 @@ bundle_list_federated(struct rpc_call *call, const uint8_t *req, size_t len,
 		    "page size must not be negative");
 		goto out;
 	}
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+	a.token = r.page_token;
+	if (srv_walk(s, call, bundle_list_walk, &a,
+	    "failed to list bundles") == -1)
 		goto out;
-	}
-	rc = ds_bundle_walk(txn, r.page_token, bundle_list_cb, &a);
-	store_txn_abort(txn);
-	if (rc == DS_ERROR || a.failed) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to list bundles");
-		goto out;
-	}
 	srv_reply(call,
 	    spire_api_server_bundle_v1_ListFederatedBundlesResponse_fields,
 	    &resp);
@@ -263,26 +257,17 @@ bundle_count(struct rpc_call *call, const uint8_t *req, size_t len,
 {
 	struct server				*s = arg;
 	spire_api_server_bundle_v1_CountBundlesResponse resp = { 0 };
-	struct store_txn			*txn;
 	size_t					 n = 0;
 	struct caller				 c;
-	enum store_err				 e;
 
 	(void)req;
 	(void)len;
 	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
 		return;
 	caller_cleanup(&c);
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+	if (srv_walk(s, call, bundle_count_walk, &n,
+	    "failed to count bundles") == -1)
 		return;
-	}
-	e = store_count(txn, DS_BUNDLES, &n);
-	store_txn_abort(txn);
-	if (e != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to count bundles");
-		return;
-	}
 	resp.count = (int32_t)n;
 	srv_reply(call, spire_api_server_bundle_v1_CountBundlesResponse_fields,
 	    &resp);
@@ -371,14 +356,10 @@ bundle_append(struct rpc_call *call, const uint8_t *req, size_t len,
 	struct server				*s = arg;
 	spire_api_server_bundle_v1_AppendBundleRequest r;
 	struct append_arg			 a;
-	struct caller				 c;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_bundle_v1_AppendBundleRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_bundle_v1_AppendBundleRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.s = s;
@@ -536,15 +517,9 @@ bundle_batch_create_or_set(struct rpc_call *call, const uint8_t *req,
     size_t len, struct server *s, enum batch_mode mode)
 {
 	spire_api_server_bundle_v1_BatchFederatedBundleRequest r;
-	struct caller	c;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    BATCH_FED_REQ,
-	    &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    BATCH_FED_REQ, &r, sizeof(r)) == -1)
 		return;
 	bundle_batch(call, s, r.bundle, r.bundle_count, mode, NULL,
 	    r.has_output_mask ? &r.output_mask : NULL);
@@ -572,15 +547,10 @@ bundle_batch_update(struct rpc_call *call, const uint8_t *req, size_t len,
 {
 	struct server	*s = arg;
 	spire_api_server_bundle_v1_BatchUpdateFederatedBundleRequest r;
-	struct caller	 c;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
 	    spire_api_server_bundle_v1_BatchUpdateFederatedBundleRequest_fields,
-	    &r) == -1)
+	    &r, sizeof(r)) == -1)
 		return;
 	bundle_batch(call, s, r.bundle, r.bundle_count, BATCH_UPDATE,
 	    r.has_input_mask ? &r.input_mask : NULL,
@@ -648,17 +618,12 @@ bundle_batch_delete(struct rpc_call *call, const uint8_t *req, size_t len,
 			*res;
 	struct spiffe_td td;
 	struct del_arg	 a;
-	struct caller	 c;
 	pb_size_t	 i;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
 	    spire_api_server_bundle_v1_BatchDeleteFederatedBundleRequest_fields,
-	    &r) == -1)
+	    &r, sizeof(r)) == -1)
 		return;
 	for (i = 0; i < r.trust_domains_count; i++) {
 		res = pbu_append(&resp.results, &resp.results_count,
@@ -714,17 +679,12 @@ bundle_publish_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_bundle_v1_AppendBundleRequest ar;
 	struct upstream_jwt_key uk;
 	struct append_arg a;
-	struct caller	 c;
 	json_t		*o = NULL;
 
-	if (srv_authorize(s, call, CALLER_DOWNSTREAM, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&a, 0, sizeof(a));
-	if (srv_decode(call, req, len,
-	    spire_api_server_bundle_v1_PublishJWTAuthorityRequest_fields,
-	    &r) == -1)
+	if (srv_admit(s, call, CALLER_DOWNSTREAM, req, len,
+	    spire_api_server_bundle_v1_PublishJWTAuthorityRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (!r.has_jwt_authority) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,

@@ -369,20 +369,16 @@ entry_batch_create(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_entry_v1_BatchCreateEntryResponse resp;
 	spire_api_server_entry_v1_EntryResult	*res;
 	struct create_arg			 a;
-	struct caller				 c;
 	char					(*why)[512] = NULL;
 	int					*codes = NULL;
 	const char				**msgs = NULL;
 	spire_api_types_Entry			*existing = NULL;
 	size_t					 i, n, off;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_BatchCreateEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_BatchCreateEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	n = r.entries_count;
 	if (n > SERVER_BATCH_MAX) {
@@ -567,17 +563,13 @@ entry_batch_update(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_entry_v1_BatchUpdateEntryResponse resp;
 	spire_api_server_entry_v1_EntryResult	*res;
 	struct update_arg			 a;
-	struct caller				 c;
 	enum store_err				 e;
 	pb_size_t				 i;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	for (i = 0; i < r.entries_count; i++) {
 		res = pbu_append(&resp.results, &resp.results_count,
@@ -660,17 +652,13 @@ entry_batch_delete(struct rpc_call *call, const uint8_t *req, size_t len,
 	spire_api_server_entry_v1_BatchDeleteEntryResponse resp;
 	spire_api_server_entry_v1_BatchDeleteEntryResponse_Result *res;
 	struct delete_arg			 a;
-	struct caller				 c;
 	int					*codes = NULL;
 	size_t					 i, off;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_BatchDeleteEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_BatchDeleteEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	codes = mem_calloc((size_t)r.ids_count + 1, sizeof(*codes));
 	if (codes == NULL) {
@@ -810,6 +798,7 @@ struct list_arg {
 	const spire_api_server_entry_v1_EntryFilter	*f;
 	const spire_api_types_EntryMask			*mask;
 	spire_api_server_entry_v1_ListEntriesResponse	*resp;
+	const char					*token;	/* walk after */
 	size_t						 max;
 	size_t						 count;
 	int						 failed;
@@ -841,24 +830,38 @@ entry_list_cb(const spire_api_types_Entry *e, void *arg)
 	return 0;
 }
 
+/*
+ * List walks the entries; Count too when filtered, and otherwise asks
+ * for the number stored.
+ * XXX: a parent or SPIFFE ID filter could walk its index.
+ */
+static int
+entry_walk(struct store_txn *txn, void *arg)
+{
+	struct list_arg		*a = arg;
+	size_t			 n = 0;
+	int			 rc;
+
+	if (a->resp == NULL && a->f == NULL) {
+		rc = ds_entry_count(txn, &n);
+		a->count = n;
+	} else
+		rc = ds_entry_walk(txn, a->token, entry_list_cb, a);
+	return rc == DS_ERROR || a->failed ? -1 : 0;
+}
+
 static void
 entry_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 {
 	struct server				*s = arg;
 	spire_api_server_entry_v1_ListEntriesRequest r;
 	spire_api_server_entry_v1_ListEntriesResponse resp;
-	struct store_txn			*txn;
 	struct list_arg				 a;
-	struct caller				 c;
-	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(&resp, 0, sizeof(resp));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_ListEntriesRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_ListEntriesRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.page_size < 0) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
@@ -871,18 +874,9 @@ entry_list(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	a.mask = r.has_output_mask ? &r.output_mask : NULL;
 	a.resp = &resp;
 	a.max = r.page_size > 0 ? (size_t)r.page_size : PB_SIZE_MAX;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	/* XXX: a parent or SPIFFE ID filter could walk its index. */
-	rc = ds_entry_walk(txn, r.page_token, entry_list_cb, &a);
-	store_txn_abort(txn);
-	if (rc == DS_ERROR || a.failed)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to list entries");
-	else
-		srv_reply(call,
-		    LIST_RESP, &resp);
+	a.token = r.page_token;
+	if (srv_walk(s, call, entry_walk, &a, "failed to list entries") == 0)
+		srv_reply(call, LIST_RESP, &resp);
 out:
 	pb_release(LIST_RESP, &resp);
 	pb_release(spire_api_server_entry_v1_ListEntriesRequest_fields, &r);
@@ -894,40 +888,23 @@ entry_count(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	struct server				*s = arg;
 	spire_api_server_entry_v1_CountEntriesRequest r;
 	spire_api_server_entry_v1_CountEntriesResponse resp = { 0 };
-	struct store_txn			*txn;
 	struct list_arg				 a;
-	struct caller				 c;
-	size_t					 n = 0;
-	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_CountEntriesRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_CountEntriesRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.s = s;
 	a.f = r.has_filter ? &r.filter : NULL;
-	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
-		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
-		goto out;
-	}
-	if (a.f == NULL) {
-		rc = ds_entry_count(txn, &n);
-		a.count = n;
-	} else
-		rc = ds_entry_walk(txn, "", entry_list_cb, &a);
-	store_txn_abort(txn);
-	resp.count = (int32_t)a.count;
-	if (rc == DS_ERROR)
-		srv_fail(call, GRPC_STATUS_INTERNAL, "failed to count entries");
-	else
+	a.token = "";
+	if (srv_walk(s, call, entry_walk, &a, "failed to count entries") ==
+	    0) {
+		resp.count = (int32_t)a.count;
 		srv_reply(call,
 		    spire_api_server_entry_v1_CountEntriesResponse_fields,
 		    &resp);
-out:
+	}
 	pb_release(spire_api_server_entry_v1_CountEntriesRequest_fields, &r);
 }
 
@@ -938,15 +915,11 @@ entry_get(struct rpc_call *call, const uint8_t *req, size_t len, void *arg)
 	spire_api_server_entry_v1_GetEntryRequest r;
 	spire_api_types_Entry			 e;
 	struct store_txn			*txn;
-	struct caller				 c;
 	int					 rc;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_entry_v1_GetEntryRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_entry_v1_GetEntryRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.id == NULL || *r.id == '\0') {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "missing ID");
@@ -1083,10 +1056,7 @@ sync_end(struct rpc_call *call, struct sync *y, enum grpc_status code,
 {
 	y->done = 1;
 	rpc_call_set_data(call, NULL);
-	if (code == GRPC_STATUS_OK)
-		rpc_call_finish(call, code, NULL, NULL, 0);
-	else
-		srv_fail(call, code, msg);
+	srv_finish(call, code, msg);
 	sync_free(y);
 }
 

@@ -577,19 +577,15 @@ svid_mint_x509(struct rpc_call *call, const uint8_t *req, size_t len,
 	struct csr_sans				 sans;
 	struct spiffe_id			 id;
 	struct mint_req				*mr;
-	struct caller				 c;
 	char					 sid[SPIFFE_ID_MAX + 1];
 	char					*dns[CERT_DNS_MAX];
 	size_t					 i;
 	enum cert_csr_err			 ce;
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
 	memset(dns, 0, sizeof(dns));
-	if (srv_decode(call, req, len,
-	    spire_api_server_svid_v1_MintX509SVIDRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_svid_v1_MintX509SVIDRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (r.csr == NULL || r.csr->size == 0) {
 		srv_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "missing CSR");
@@ -667,17 +663,13 @@ svid_mint_jwt(struct rpc_call *call, const uint8_t *req, size_t len,
 	struct server				*s = arg;
 	spire_api_server_svid_v1_MintJWTSVIDRequest r;
 	struct spiffe_id			 id;
-	struct caller				 c;
 	char					 sid[SPIFFE_ID_MAX + 1];
 	char					 why[128];
 	char					 msg[200];
 
-	if (srv_authorize(s, call, CALLER_ADMIN | CALLER_LOCAL, &c) == -1)
-		return;
-	caller_cleanup(&c);
-	memset(&r, 0, sizeof(r));
-	if (srv_decode(call, req, len,
-	    spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r) == -1)
+	if (srv_admit(s, call, CALLER_ADMIN | CALLER_LOCAL, req, len,
+	    spire_api_server_svid_v1_MintJWTSVIDRequest_fields, &r,
+	    sizeof(r)) == -1)
 		return;
 	if (!r.has_id || srv_id_parse(&r.id, &id, why, sizeof(why)) == -1) {
 		snprintf(msg, sizeof(msg), "invalid SPIFFE ID: %s",

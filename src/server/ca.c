@@ -94,6 +94,8 @@ static spirelet_server_X509Slot *ca_x509_find(struct ca *, int);
 static spirelet_server_JWTSlot *ca_jwt_find(struct ca *, int);
 static int	ca_x509_prepare(struct ca *);
 static int	ca_jwt_prepare(struct ca *);
+static int	ca_key_begin(struct ca *, const char *, keymgr_gen_fn, void *,
+		    int *);
 static int	ca_save(struct ca *, const uint8_t *const *, const size_t *,
 		    size_t, const struct upstream_jwt_key *, size_t);
 static void	ca_log_budget(struct ca *, const char *why);
@@ -678,6 +680,29 @@ ca_retry_later(struct ca *ca)
 }
 
 /*
+ * The first step of a new slot, X.509 or JWT alike: keymgr makes the
+ * key called name (on the worker for a TPM) and hands it to done with
+ * p, which the caller allocated. *preparing is set until done runs,
+ * which may be before the return. 0, or -1 with *preparing cleared and
+ * p freed.
+ */
+static int
+ca_key_begin(struct ca *ca, const char *name, keymgr_gen_fn done, void *p,
+    int *preparing)
+{
+	*preparing = 1;
+	ca->jobs++;
+	if (keymgr_generate_async(ca->km, ca->worker, name,
+	    (enum key_type)ca->cfg->ca_key_type, done, p) == -1) {
+		ca->jobs--;
+		*preparing = 0;
+		mem_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A new X.509 CA for the slot after the active one: its key (made on
  * the worker for a TPM), then the CA certificate signed by that key, or
  * a CSR for the upstream. 0 when under way or done (ca->preparing says
@@ -700,16 +725,9 @@ ca_x509_prepare(struct ca *ca)
 	p->ca = ca;
 	snprintf(p->slot, sizeof(p->slot), "%s", slot);
 	p->in_call = 1;
-	ca->preparing = 1;
 	ca->failed = 0;
-	ca->jobs++;
-	if (keymgr_generate_async(ca->km, ca->worker, kid,
-	    (enum key_type)ca->cfg->ca_key_type, ca_x509_key_done, p) == -1) {
-		ca->jobs--;
-		ca->preparing = 0;
-		mem_free(p);
+	if (ca_key_begin(ca, kid, ca_x509_key_done, p, &ca->preparing) == -1)
 		return -1;
-	}
 	/* Still preparing: p lives on and the rest answers later. */
 	if (ca->preparing) {
 		p->in_call = 0;
@@ -882,15 +900,9 @@ ca_jwt_prepare(struct ca *ca)
 	p->ca = ca;
 	snprintf(p->slot, sizeof(p->slot), "%s", slot);
 	p->in_call = 1;
-	ca->jwt_preparing = 1;
-	ca->jobs++;
-	if (keymgr_generate_async(ca->km, ca->worker, name,
-	    (enum key_type)ca->cfg->ca_key_type, ca_jwt_key_done, p) == -1) {
-		ca->jobs--;
-		ca->jwt_preparing = 0;
-		mem_free(p);
+	if (ca_key_begin(ca, name, ca_jwt_key_done, p,
+	    &ca->jwt_preparing) == -1)
 		return -1;
-	}
 	if (ca->jwt_preparing)
 		p->in_call = 0;	/* it answers later */
 	return 0;

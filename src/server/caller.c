@@ -66,6 +66,15 @@ srv_fail(struct rpc_call *call, enum grpc_status code, const char *msg)
 }
 
 void
+srv_finish(struct rpc_call *call, enum grpc_status code, const char *msg)
+{
+	if (code == GRPC_STATUS_OK)
+		rpc_call_finish(call, code, NULL, NULL, 0);
+	else
+		srv_fail(call, code, msg);
+}
+
+void
 srv_deny(struct rpc_call *call, enum deny_reason reason, const char *msg)
 {
 	const struct transport_peer	*p = rpc_call_peer(call);
@@ -98,6 +107,40 @@ srv_decode(struct rpc_call *call, const uint8_t *req, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+int
+srv_walk(struct server *s, struct rpc_call *call,
+    int (*walk)(struct store_txn *, void *), void *arg, const char *failmsg)
+{
+	struct store_txn	*txn;
+	int			 rc;
+
+	if (store_txn_begin(s->store, STORE_READ, &txn) != STORE_OK) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, "datastore unavailable");
+		return -1;
+	}
+	rc = walk(txn, arg);
+	store_txn_abort(txn);
+	if (rc == -1) {
+		srv_fail(call, GRPC_STATUS_INTERNAL, failmsg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+srv_admit(struct server *s, struct rpc_call *call, unsigned allowed,
+    const uint8_t *req, size_t len, const pb_msgdesc_t *fields, void *msg,
+    size_t msglen)
+{
+	struct caller	c;
+
+	if (srv_authorize(s, call, allowed, &c) == -1)
+		return -1;
+	caller_cleanup(&c);
+	memset(msg, 0, msglen);
+	return srv_decode(call, req, len, fields, msg);
 }
 
 int

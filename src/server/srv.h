@@ -133,12 +133,34 @@ void	caller_cleanup(struct caller *);
 void	srv_reply(struct rpc_call *, const pb_msgdesc_t *, const void *);
 /* Finishes with code and message, logging who and why at level. */
 void	srv_fail(struct rpc_call *, enum grpc_status, const char *msg);
+/* Finishes with OK when code is, otherwise as srv_fail. */
+void	srv_finish(struct rpc_call *, enum grpc_status, const char *msg);
 /* PermissionDenied with PermissionDeniedDetails{reason}. */
 void	srv_deny(struct rpc_call *, enum deny_reason, const char *msg);
+
+/*
+ * Runs walk(txn, arg) in a read transaction of the datastore, which is
+ * ended before the return: the List and Count handlers' walks. 0, or
+ * -1 after failing the call with Internal, "datastore unavailable" when
+ * no transaction began and failmsg when walk returned -1.
+ */
+struct store_txn;
+int	srv_walk(struct server *, struct rpc_call *,
+	    int (*walk)(struct store_txn *, void *), void *arg,
+	    const char *failmsg) __attribute__((warn_unused_result));
 
 /* Decodes the request into msg or fails the call (InvalidArgument). */
 int	srv_decode(struct rpc_call *, const uint8_t *, size_t,
 	    const pb_msgdesc_t *, void *) __attribute__((warn_unused_result));
+/*
+ * The opening of every handler that needs nothing of its caller but
+ * admission: srv_authorize against allowed, then srv_decode of the
+ * request into msg (msglen bytes, zeroed first). 0, or -1 with the
+ * call answered and msg holding nothing to release.
+ */
+int	srv_admit(struct server *, struct rpc_call *, unsigned allowed,
+	    const uint8_t *, size_t, const pb_msgdesc_t *, void *msg,
+	    size_t msglen) __attribute__((warn_unused_result));
 
 /*
  * Parses a SPIFFEID message into id, checking it. 0, or -1 with a

@@ -31,6 +31,13 @@ struct upstream_result {
 };
 
 void	upstream_result_free(struct upstream_result *);
+/*
+ * Appends a copy of der to one of a result's array pairs (chain or
+ * roots, with their lengths and count). 0, or -1 out of memory with
+ * the pair still consistent for upstream_result_free.
+ */
+int	upstream_result_push(uint8_t ***arr, size_t **lens, size_t *n,
+	    const uint8_t *der, size_t len) __attribute__((warn_unused_result));
 
 /* A JWT signing key as bundles hold it; borrowed wherever it is passed. */
 struct upstream_jwt_key {

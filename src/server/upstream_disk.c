@@ -52,6 +52,29 @@ upstream_result_free(struct upstream_result *r)
 	mem_free(r);
 }
 
+int
+upstream_result_push(uint8_t ***arr, size_t **lens, size_t *n,
+    const uint8_t *der, size_t len)
+{
+	uint8_t	**na;
+	size_t	 *nl;
+
+	na = mem_reallocarray(*arr, *n + 1, sizeof(*na));
+	if (na == NULL)
+		return -1;
+	*arr = na;
+	nl = mem_reallocarray(*lens, *n + 1, sizeof(*nl));
+	if (nl == NULL)
+		return -1;
+	*lens = nl;
+	na[*n] = mem_alloc(len);
+	if (na[*n] == NULL)
+		return -1;
+	memcpy(na[*n], der, len);
+	nl[(*n)++] = len;
+	return 0;
+}
+
 static int
 disk_is_root(const struct pem_block *b)
 {
@@ -138,30 +161,6 @@ disk_free(struct upstream *up)
 	mem_free(d);
 }
 
-/* Appends a copy of der to an array pair; 0 or -1. */
-static int
-disk_push(uint8_t ***arr, size_t **lens, size_t *n, const uint8_t *der,
-    size_t len)
-{
-	uint8_t	**na;
-	size_t	 *nl;
-
-	na = mem_reallocarray(*arr, *n + 1, sizeof(*na));
-	if (na == NULL)
-		return -1;
-	*arr = na;
-	nl = mem_reallocarray(*lens, *n + 1, sizeof(*nl));
-	if (nl == NULL)
-		return -1;
-	*lens = nl;
-	na[*n] = mem_alloc(len);
-	if (na[*n] == NULL)
-		return -1;
-	memcpy(na[*n], der, len);
-	nl[(*n)++] = len;
-	return 0;
-}
-
 static void
 disk_mint(struct upstream *up, const uint8_t *csr, size_t csr_len,
     int64_t ttl, upstream_done_fn done, void *arg)
@@ -201,23 +200,23 @@ disk_mint(struct upstream *up, const uint8_t *csr, size_t csr_len,
 		err = "signing failed";
 		goto fail;
 	}
-	if (disk_push(&r->chain, &r->chain_len, &r->nchain, der,
+	if (upstream_result_push(&r->chain, &r->chain_len, &r->nchain, der,
 	    der_len) == -1)
 		goto fail;
 	for (i = 0; i < d->ncerts; i++) {
 		if (disk_is_root(&d->certs[i])) {
-			if (d->roots == NULL && disk_push(&r->roots,
+			if (d->roots == NULL && upstream_result_push(&r->roots,
 			    &r->roots_len, &r->nroots, d->certs[i].der,
 			    d->certs[i].len) == -1)
 				goto fail;
 			continue;
 		}
-		if (disk_push(&r->chain, &r->chain_len, &r->nchain,
+		if (upstream_result_push(&r->chain, &r->chain_len, &r->nchain,
 		    d->certs[i].der, d->certs[i].len) == -1)
 			goto fail;
 	}
 	for (i = 0; i < d->nroots; i++)
-		if (disk_push(&r->roots, &r->roots_len, &r->nroots,
+		if (upstream_result_push(&r->roots, &r->roots_len, &r->nroots,
 		    d->roots[i].der, d->roots[i].len) == -1)
 			goto fail;
 	mem_free(der);

@@ -825,30 +825,6 @@ us_mint_fail(struct upstream_spire *u, const char *what,
 	us_kick(u);
 }
 
-/* Appends a copy to an array pair of a result; 0 or -1. */
-static int
-us_push(uint8_t ***arr, size_t **lens, size_t *n, const uint8_t *der,
-    size_t len)
-{
-	uint8_t	**na;
-	size_t	 *nl;
-
-	na = mem_reallocarray(*arr, *n + 1, sizeof(*na));
-	if (na == NULL)
-		return -1;
-	*arr = na;
-	nl = mem_reallocarray(*lens, *n + 1, sizeof(*nl));
-	if (nl == NULL)
-		return -1;
-	*lens = nl;
-	na[*n] = mem_alloc(len);
-	if (na[*n] == NULL)
-		return -1;
-	memcpy(na[*n], der, len);
-	nl[(*n)++] = len;
-	return 0;
-}
-
 static void
 us_mint_bundle_done(void *arg, const struct rpc_result *res)
 {
@@ -868,8 +844,8 @@ us_mint_bundle_done(void *arg, const struct rpc_result *res)
 		r->nroots = 0;
 		for (i = 0; i < b->x509_authorities_count; i++)
 			if (b->x509_authorities[i].asn1 != NULL &&
-			    us_push(&r->roots, &r->roots_len, &r->nroots,
-			    b->x509_authorities[i].asn1->bytes,
+			    upstream_result_push(&r->roots, &r->roots_len,
+			    &r->nroots, b->x509_authorities[i].asn1->bytes,
 			    b->x509_authorities[i].asn1->size) == -1) {
 				pb_release(spire_api_types_Bundle_fields, b);
 				us_mint_fail(u, "GetBundle", NULL);
@@ -907,15 +883,15 @@ us_ndx_done(void *arg, const struct rpc_result *res)
 	if (u->res == NULL)
 		ok = 0;
 	for (i = 0; ok && i < r->ca_cert_chain_count; i++)
-		if (r->ca_cert_chain[i] == NULL || us_push(&u->res->chain,
-		    &u->res->chain_len, &u->res->nchain,
-		    r->ca_cert_chain[i]->bytes, r->ca_cert_chain[i]->size) ==
-		    -1)
+		if (r->ca_cert_chain[i] == NULL ||
+		    upstream_result_push(&u->res->chain, &u->res->chain_len,
+		    &u->res->nchain, r->ca_cert_chain[i]->bytes,
+		    r->ca_cert_chain[i]->size) == -1)
 			ok = 0;
 	for (i = 0; ok && i < r->x509_authorities_count; i++)
-		if (r->x509_authorities[i] != NULL && us_push(&u->res->roots,
-		    &u->res->roots_len, &u->res->nroots,
-		    r->x509_authorities[i]->bytes,
+		if (r->x509_authorities[i] != NULL &&
+		    upstream_result_push(&u->res->roots, &u->res->roots_len,
+		    &u->res->nroots, r->x509_authorities[i]->bytes,
 		    r->x509_authorities[i]->size) == -1)
 			ok = 0;
 	pb_release(NDX_RESP_FIELDS, r);

@@ -134,6 +134,9 @@ static enum store_err	 store_key_check(const struct store *, size_t);
 static enum store_err	 store_cursor_get(struct store_cursor *, MDB_val *,
 			    MDB_val *, MDB_cursor_op, struct store_val *,
 			    struct store_val *);
+static enum store_err	 store_cursor_at(struct store_cursor *, const void *,
+			    size_t, MDB_cursor_op, struct store_val *,
+			    struct store_val *);
 
 const char *
 store_strerror(enum store_err e)
@@ -1345,9 +1348,13 @@ store_cursor_first(struct store_cursor *c, struct store_val *key,
 	return store_cursor_get(c, &k, &v, MDB_FIRST, key, val);
 }
 
-enum store_err
-store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
-    struct store_val *okey, struct store_val *oval)
+/*
+ * Positions c by a caller's key, checked first: at it or after it
+ * (MDB_SET_RANGE, for seek) or exactly there (MDB_SET_KEY).
+ */
+static enum store_err
+store_cursor_at(struct store_cursor *c, const void *key, size_t klen,
+    MDB_cursor_op op, struct store_val *okey, struct store_val *oval)
 {
 	MDB_val			 k, v;
 	enum store_err		 e;
@@ -1358,7 +1365,14 @@ store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
 		return e;
 	k.mv_data = store_unconst(key);
 	k.mv_size = klen;
-	return store_cursor_get(c, &k, &v, MDB_SET_RANGE, okey, oval);
+	return store_cursor_get(c, &k, &v, op, okey, oval);
+}
+
+enum store_err
+store_cursor_seek(struct store_cursor *c, const void *key, size_t klen,
+    struct store_val *okey, struct store_val *oval)
+{
+	return store_cursor_at(c, key, klen, MDB_SET_RANGE, okey, oval);
 }
 
 enum store_err
@@ -1384,16 +1398,7 @@ enum store_err
 store_cursor_key(struct store_cursor *c, const void *key, size_t klen,
     struct store_val *oval)
 {
-	MDB_val			 k, v;
-	enum store_err		 e;
-
-	c->prefixed = 0;
-	e = store_key_check(c->t->st, klen);
-	if (e != STORE_OK)
-		return e;
-	k.mv_data = store_unconst(key);
-	k.mv_size = klen;
-	return store_cursor_get(c, &k, &v, MDB_SET_KEY, NULL, oval);
+	return store_cursor_at(c, key, klen, MDB_SET_KEY, NULL, oval);
 }
 
 enum store_err
