@@ -25,6 +25,80 @@
 #define LIST_RESP	spire_api_server_entry_v1_ListEntriesResponse_fields
 #define ENTRY_WHY_MAX	256	/* bytes of a reason inside a message */
 
+/*
+ * Flag rows for a struct entry_filter_flags or struct entry_flags f,
+ * shared by the entry commands in SPIRE's order: create and update put
+ * their own rows (-entryID, -node) between the groups, show its -entryID
+ * between ENTRY_FLAG_DOWNSTREAM and ENTRY_FLAGS_FILTER. verb, a string
+ * literal, ends the filter rows' help texts.
+ */
+#define ENTRY_FLAG_DOWNSTREAM(f)					\
+	{ "downstream", FLAG_BOOL, &(f).downstream, "A boolean value "	\
+	    "that, when set, indicates that the entry describes a "	\
+	    "downstream SPIRE server" }
+#define ENTRY_FLAG_SELECTOR(f)						\
+	{ "selector", FLAG_LIST, &(f).selectors, "A colon-delimited "	\
+	    "type:value selector. Can be used more than once" }
+#define ENTRY_FLAGS_FILTER(f, verb)					\
+	{ "federatesWith", FLAG_LIST, &(f).federates, "SPIFFE ID of a "	\
+	    "trust domain an entry is federate with. Can be used more "	\
+	    "than once" },						\
+	{ "hint", FLAG_STRING, &(f).hint, "The Hint of the records to "	\
+	    verb " (optional)" },					\
+	{ "matchFederatesWithOn", FLAG_STRING, &(f).match_federates,	\
+	    "The match mode used when filtering by federates with. "	\
+	    "Options: exact, any, superset and subset (default "	\
+	    "\"superset\")" },						\
+	{ "matchSelectorsOn", FLAG_STRING, &(f).match_selectors,	\
+	    "The match mode used when filtering by selectors. "		\
+	    "Options: exact, any, superset and subset (default "	\
+	    "\"superset\")" },						\
+	ADMIN_FLAG_OUTPUT((f).c),					\
+	{ "parentID", FLAG_STRING, &(f).parent_id, "The Parent ID of "	\
+	    "the records to " verb },					\
+	ENTRY_FLAG_SELECTOR(f),						\
+	ADMIN_FLAG_SOCKET((f).c),					\
+	{ "spiffeID", FLAG_STRING, &(f).spiffe_id, "The SPIFFE ID of "	\
+	    "the records to " verb }
+#define ENTRY_FLAGS_WRITE_HEAD(f)					\
+	{ "admin", FLAG_BOOL, &(f).admin, "If set, the SPIFFE ID in "	\
+	    "this entry will be granted access to the SPIRE Server's "	\
+	    "management APIs" },					\
+	{ "data", FLAG_STRING, &(f).data, "Path to a file containing "	\
+	    "registration JSON (optional). If set to '-', read the "	\
+	    "JSON from stdin." },					\
+	{ "dns", FLAG_LIST, &(f).dns, "A DNS name that will be "	\
+	    "included in SVIDs issued based on this entry, where "	\
+	    "appropriate. Can be used more than once" },		\
+	ENTRY_FLAG_DOWNSTREAM(f),					\
+	{ "entryExpiry", FLAG_INT, &(f).expiry, "An expiry, from "	\
+	    "epoch in seconds, for the resulting registration entry to "\
+	    "be pruned" }
+#define ENTRY_FLAGS_WRITE_MID(f)					\
+	{ "federatesWith", FLAG_LIST, &(f).federates, "SPIFFE ID of a "	\
+	    "trust domain to federate with. Can be used more than "	\
+	    "once" },							\
+	{ "hint", FLAG_STRING, &(f).hint, "The entry hint, used to "	\
+	    "disambiguate entries with the same SPIFFE ID" },		\
+	{ "jwtSVIDTTL", FLAG_INT, &(f).jwt_ttl, "The lifetime, in "	\
+	    "seconds, for JWT-SVIDs issued based on this "		\
+	    "registration entry." }
+#define ENTRY_FLAGS_WRITE_TAIL(f)					\
+	ADMIN_FLAG_OUTPUT((f).c),					\
+	{ "parentID", FLAG_STRING, &(f).parent_id, "The SPIFFE ID of "	\
+	    "this record's parent" },					\
+	ENTRY_FLAG_SELECTOR(f),						\
+	ADMIN_FLAG_SOCKET((f).c),					\
+	{ "spiffeID", FLAG_STRING, &(f).spiffe_id, "The SPIFFE ID "	\
+	    "that this record represents" },				\
+	{ "storeSVID", FLAG_BOOL, &(f).store_svid, "A boolean value "	\
+	    "that, when set, indicates that the resulting issued "	\
+	    "SVID from this entry must be stored through an "		\
+	    "SVIDStore plugin" },					\
+	{ "x509SVIDTTL", FLAG_INT, &(f).x509_ttl, "The lifetime, in "	\
+	    "seconds, for x509-SVIDs issued based on this "		\
+	    "registration entry." }
+
 /* The flags of create and update (update has no -entryID default). */
 struct entry_flags {
 	struct admin_cmd	 c;
@@ -63,6 +137,10 @@ struct entry_filter_flags {
 static void	entry_print(FILE *, const spire_api_types_Entry *);
 static const char *entry_s(const char *);
 static int	entry_cmp(const void *, const void *);
+static int	entry_write_cmd(struct entry_flags *, const char *, int,
+		    const struct flag *, int, char *[]);
+static int	entry_filter_parse(struct entry_filter_flags *, const char *,
+		    const struct flag *, int, char *[]);
 static int	entry_selector_cmp(const void *, const void *);
 static void	entry_sort(spire_api_types_Entry **, size_t);
 static int	entry_strings(struct admin_pool *, const struct flag_list *,
@@ -682,132 +760,64 @@ out:
 	return rc;
 }
 
+/*
+ * entry create (update 0) or entry update (1) named name: starts f,
+ * parses argv against flags, whose rows point into f, and writes the
+ * entries. The exit status.
+ */
+static int
+entry_write_cmd(struct entry_flags *f, const char *name, int update,
+    const struct flag *flags, int argc, char *argv[])
+{
+	int	rc;
+
+	memset(f, 0, sizeof(*f));
+	f->c.name = name;
+	f->c.socket = ADMIN_SERVER_SOCKET;
+	f->update = update;
+	rc = admin_parse(&f->c, flags, argc, argv);
+	if (rc != -1) {
+		flags_free_list(&f->selectors);
+		flags_free_list(&f->federates);
+		flags_free_list(&f->dns);
+		return rc;
+	}
+	return entry_write(f);
+}
+
 int
 cli_server_entry_create(int argc, char *argv[])
 {
 	struct entry_flags	f;
-	int			rc;
 	const struct flag	flags[] = {
-		{ "admin", FLAG_BOOL, &f.admin, "If set, the SPIFFE ID in "
-		    "this entry will be granted access to the SPIRE Server's "
-		    "management APIs" },
-		{ "data", FLAG_STRING, &f.data, "Path to a file containing "
-		    "registration JSON (optional). If set to '-', read the "
-		    "JSON from stdin." },
-		{ "dns", FLAG_LIST, &f.dns, "A DNS name that will be included "
-		    "in SVIDs issued based on this entry, where appropriate. "
-		    "Can be used more than once" },
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
-		{ "entryExpiry", FLAG_INT, &f.expiry, "An expiry, from epoch "
-		    "in seconds, for the resulting registration entry to be "
-		    "pruned" },
+		ENTRY_FLAGS_WRITE_HEAD(f),
 		{ "entryID", FLAG_STRING, &f.entry_id, "A custom ID for this "
 		    "registration entry (optional). If not set, a new entry "
 		    "ID will be generated" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain to federate with. Can be used more than "
-		    "once" },
-		{ "hint", FLAG_STRING, &f.hint, "The entry hint, used to "
-		    "disambiguate entries with the same SPIFFE ID" },
-		{ "jwtSVIDTTL", FLAG_INT, &f.jwt_ttl, "The lifetime, in "
-		    "seconds, for JWT-SVIDs issued based on this "
-		    "registration entry." },
+		ENTRY_FLAGS_WRITE_MID(f),
 		{ "node", FLAG_BOOL, &f.node, "If set, this entry will be "
 		    "applied to matching nodes rather than workloads" },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The SPIFFE ID of "
-		    "this record's parent" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID that "
-		    "this record represents" },
-		{ "storeSVID", FLAG_BOOL, &f.store_svid, "A boolean value "
-		    "that, when set, indicates that the resulting issued "
-		    "SVID from this entry must be stored through an "
-		    "SVIDStore plugin" },
-		{ "x509SVIDTTL", FLAG_INT, &f.x509_ttl, "The lifetime, in "
-		    "seconds, for x509-SVIDs issued based on this "
-		    "registration entry." },
+		ENTRY_FLAGS_WRITE_TAIL(f),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry create";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	rc = admin_parse(&f.c, flags, argc, argv);
-	if (rc != -1) {
-		flags_free_list(&f.selectors);
-		flags_free_list(&f.federates);
-		flags_free_list(&f.dns);
-		return rc;
-	}
-	return entry_write(&f);
+	return entry_write_cmd(&f, "entry create", 0, flags, argc, argv);
 }
 
 int
 cli_server_entry_update(int argc, char *argv[])
 {
 	struct entry_flags	f;
-	int			rc;
 	const struct flag	flags[] = {
-		{ "admin", FLAG_BOOL, &f.admin, "If set, the SPIFFE ID in "
-		    "this entry will be granted access to the SPIRE Server's "
-		    "management APIs" },
-		{ "data", FLAG_STRING, &f.data, "Path to a file containing "
-		    "registration JSON (optional). If set to '-', read the "
-		    "JSON from stdin." },
-		{ "dns", FLAG_LIST, &f.dns, "A DNS name that will be included "
-		    "in SVIDs issued based on this entry, where appropriate. "
-		    "Can be used more than once" },
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
-		{ "entryExpiry", FLAG_INT, &f.expiry, "An expiry, from epoch "
-		    "in seconds, for the resulting registration entry to be "
-		    "pruned" },
+		ENTRY_FLAGS_WRITE_HEAD(f),
 		{ "entryID", FLAG_STRING, &f.entry_id, "The Registration "
 		    "Entry ID of the record to update" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain to federate with. Can be used more than "
-		    "once" },
-		{ "hint", FLAG_STRING, &f.hint, "The entry hint, used to "
-		    "disambiguate entries with the same SPIFFE ID" },
-		{ "jwtSVIDTTL", FLAG_INT, &f.jwt_ttl, "The lifetime, in "
-		    "seconds, for JWT-SVIDs issued based on this "
-		    "registration entry." },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The SPIFFE ID of "
-		    "this record's parent" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID that "
-		    "this record represents" },
-		{ "storeSVID", FLAG_BOOL, &f.store_svid, "A boolean value "
-		    "that, when set, indicates that the resulting issued "
-		    "SVID from this entry must be stored through an "
-		    "SVIDStore plugin" },
-		{ "x509SVIDTTL", FLAG_INT, &f.x509_ttl, "The lifetime, in "
-		    "seconds, for x509-SVIDs issued based on this "
-		    "registration entry." },
+		ENTRY_FLAGS_WRITE_MID(f),
+		ENTRY_FLAGS_WRITE_TAIL(f),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry update";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	f.update = 1;
-	rc = admin_parse(&f.c, flags, argc, argv);
-	if (rc != -1) {
-		flags_free_list(&f.selectors);
-		flags_free_list(&f.federates);
-		flags_free_list(&f.dns);
-		return rc;
-	}
-	return entry_write(&f);
+	return entry_write_cmd(&f, "entry update", 1, flags, argc, argv);
 }
 
 /* The filter show and count send; strings come from the pool. */
@@ -1016,46 +1026,35 @@ out:
 	return rc;
 }
 
+/*
+ * Starts f for entry show or count (name) with SPIRE's defaults and parses
+ * argv against flags, whose rows point into f: admin_parse's result.
+ */
+static int
+entry_filter_parse(struct entry_filter_flags *f, const char *name,
+    const struct flag *flags, int argc, char *argv[])
+{
+	memset(f, 0, sizeof(*f));
+	f->c.name = name;
+	f->c.socket = ADMIN_SERVER_SOCKET;
+	f->match_selectors = f->match_federates = "superset";
+	return admin_parse(&f->c, flags, argc, argv);
+}
+
 int
 cli_server_entry_show(int argc, char *argv[])
 {
 	struct entry_filter_flags	f;
 	int				rc;
 	const struct flag		flags[] = {
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
+		ENTRY_FLAG_DOWNSTREAM(f),
 		{ "entryID", FLAG_STRING, &f.entry_id, "The Entry ID of the "
 		    "records to show" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain an entry is federate with. Can be used more "
-		    "than once" },
-		{ "hint", FLAG_STRING, &f.hint, "The Hint of the records to "
-		    "show (optional)" },
-		{ "matchFederatesWithOn", FLAG_STRING, &f.match_federates,
-		    "The match mode used when filtering by federates with. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		{ "matchSelectorsOn", FLAG_STRING, &f.match_selectors,
-		    "The match mode used when filtering by selectors. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The Parent ID of "
-		    "the records to show" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID of "
-		    "the records to show" },
+		ENTRY_FLAGS_FILTER(f, "show"),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry show";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	f.match_selectors = f.match_federates = "superset";
-	rc = admin_parse(&f.c, flags, argc, argv);
+	rc = entry_filter_parse(&f, "entry show", flags, argc, argv);
 	if (rc != -1) {
 		flags_free_list(&f.selectors);
 		flags_free_list(&f.federates);
@@ -1076,38 +1075,12 @@ cli_server_entry_count(int argc, char *argv[])
 	char						err[ENTRY_ERR_MAX];
 	int						rc;
 	const struct flag				flags[] = {
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain an entry is federate with. Can be used more "
-		    "than once" },
-		{ "hint", FLAG_STRING, &f.hint, "The Hint of the records to "
-		    "count (optional)" },
-		{ "matchFederatesWithOn", FLAG_STRING, &f.match_federates,
-		    "The match mode used when filtering by federates with. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		{ "matchSelectorsOn", FLAG_STRING, &f.match_selectors,
-		    "The match mode used when filtering by selectors. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The Parent ID of "
-		    "the records to count" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID of "
-		    "the records to count" },
+		ENTRY_FLAG_DOWNSTREAM(f),
+		ENTRY_FLAGS_FILTER(f, "count"),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry count";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	f.match_selectors = f.match_federates = "superset";
-	rc = admin_parse(&f.c, flags, argc, argv);
+	rc = entry_filter_parse(&f, "entry count", flags, argc, argv);
 	if (rc != -1)
 		goto out;
 	if (entry_filter(&f, &pool, &req.filter, err, sizeof(err)) == -1) {
