@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define ENTRY_ERR_MAX	OUTPUT_ERROR_MAX
 #define LIST_REQ	spire_api_server_entry_v1_ListEntriesRequest_fields
 #define LIST_RESP	spire_api_server_entry_v1_ListEntriesResponse_fields
+#define LIST_PAGE	spire_api_server_entry_v1_ListEntriesResponse
 #define ENTRY_WHY_MAX	256	/* bytes of a reason inside a message */
 
 /*
@@ -917,13 +919,13 @@ entry_list(struct entry_filter_flags *f)
 	    spire_api_server_entry_v1_ListEntriesRequest_init_zero;
 	spire_api_server_entry_v1_GetEntryRequest	 greq =
 	    spire_api_server_entry_v1_GetEntryRequest_init_zero;
-	spire_api_server_entry_v1_ListEntriesResponse	*pages = NULL, *np;
+	LIST_PAGE					*pages = NULL;
 	spire_api_types_Entry				 one =
 	    spire_api_types_Entry_init_zero;
 	spire_api_types_Entry				**all = NULL;
 	struct admin_pool				 pool = { 0 };
+	void						*vpages = NULL;
 	char			 err[ENTRY_ERR_MAX];
-	char			*token = NULL;
 	size_t			 npages = 0, n = 0, i, j;
 	int			 rc = 1, have_one = 0;
 
@@ -961,31 +963,23 @@ entry_list(struct entry_filter_flags *f)
 		}
 		req.has_filter = true;
 		req.page_size = CLI_PAGE_SIZE_ENTRIES;
-		for (;;) {
-			if (npages >= CLI_PAGES_MAX) {
-				rc = output_errorf("error fetching entries: "
-				    "over %d pages", CLI_PAGES_MAX);
-				goto out;
-			}
-			np = mem_reallocarray(pages, npages + 1,
-			    sizeof(*pages));
-			if (np == NULL)
-				goto nomem;
-			pages = np;
-			memset(&pages[npages], 0, sizeof(pages[npages]));
-			req.page_token = token != NULL ? token : "";
-			if (admin_call(&f->c, ENTRY_SERVICE "ListEntries",
-			    NULL, 0, CLI_ADMIN_TIMEOUT_SEC, LIST_REQ, &req,
-			    LIST_RESP, &pages[npages], err,
-			    sizeof(err)) == -1) {
-				rc = output_errorf("error fetching entries: %s",
-				    err);
-				goto out;
-			}
-			token = pages[npages].next_page_token;
-			npages++;
-			if (token == NULL || *token == '\0')
-				break;
+		rc = admin_list_pages(&f->c, ENTRY_SERVICE "ListEntries",
+		    LIST_REQ, &req, &req.page_token, LIST_RESP,
+		    sizeof(*pages), offsetof(LIST_PAGE, next_page_token),
+		    &vpages, &npages, err, sizeof(err));
+		pages = vpages;
+		switch (rc) {
+		case 0:
+			break;
+		case ADMIN_LIST_TOO_MANY:
+			rc = output_errorf("error fetching entries: over %d "
+			    "pages", CLI_PAGES_MAX);
+			goto out;
+		case ADMIN_LIST_NOMEM:
+			goto nomem;
+		default:
+			rc = output_errorf("error fetching entries: %s", err);
+			goto out;
 		}
 		for (i = 0; i < npages; i++)
 			n += pages[i].entries_count;
