@@ -14,12 +14,12 @@ import re
 import subprocess
 import time
 
+from agent_util import ServerSide
 from conftest import free_port, wait_for
-from spire import Daemon, ServerCli, SpireServer, healthcheck, run
+from spire import Daemon, ServerCli, healthcheck, run
 
 TD = "example.org"
 UID = os.getuid()
-FAST = 'experimental { cache_reload_interval = "200ms" }'
 
 
 def x509pop_server_plugin(ca_path):
@@ -61,51 +61,21 @@ def openssl(*args, cwd=None, check=True, timeout=30, input=None):
     return r.stdout
 
 
-class Root:
+class Root(ServerSide):
     """The parent: a real spire-server (kind "spire") or spirelet's
     server ("spirelet"), with the fixture interface of agent_util."""
 
     def __init__(self, spire, procs, workdir, sockdir, kind="spire",
                  spirelet=None, ca_ttl="1h", x509_ttl="1m", plugins="",
                  name="root"):
-        self.kind = kind
-        self.spire = spire
-        if kind == "spire":
-            self.srv = SpireServer(spire, procs, workdir, sockdir,
-                                   plugins=plugins, server_extra=FAST,
-                                   ca_ttl=ca_ttl, x509_ttl=x509_ttl,
-                                   name=name)
-        else:
-            from server_util import SpireletServer
-            self.srv = SpireletServer(spirelet, spire, procs, workdir,
-                                      sockdir, plugins=plugins,
-                                      ca_ttl=ca_ttl, x509_ttl=x509_ttl,
-                                      name=name)
-        self.port = self.srv.port
-        self.trust_domain = TD
-
-    def start(self):
-        self.srv.start()
-        return self
+        ServerSide.__init__(self, kind, spire, procs, workdir, sockdir,
+                            spirelet=spirelet, plugins=plugins,
+                            x509_ttl=x509_ttl, ca_ttl=ca_ttl, name=name)
 
     def stop(self):
+        """SIGTERM, and SIGKILL after 10 s, whichever the kind."""
         if self.srv.proc is not None and self.srv.proc.alive():
             self.srv.proc.stop()
-
-    def cli(self, *args, check=True):
-        return self.srv.cli(*args, check=check)
-
-    def bundle_pem(self):
-        return self.srv.bundle_pem()
-
-    def token(self, spiffe_id=None, ttl=600):
-        return self.srv.token(spiffe_id, ttl)
-
-    def entry_create(self, parent, spiffe_id, selectors, *extra):
-        return self.srv.entry_create(parent, spiffe_id, selectors, *extra)
-
-    def log(self):
-        return self.srv.proc.output()
 
 
 class LinkJoinToken:
