@@ -18,7 +18,7 @@ import shutil
 import pytest
 
 from agent_util import Agent
-from conftest import Proc, build_path, wait_for
+from conftest import Procs, build_path, wait_for
 from server_util import SpireletServer
 from spire import (SpireAgent, SpireBins, SpireServer, entry_id_of,
                    spire_bin_dir)
@@ -53,31 +53,6 @@ class Tool:
             " ".join(self.prefix), " ".join(args), r.returncode, r.stdout,
             r.stderr)
         return r
-
-
-class ModuleProcs:
-    """The conftest procs fixture for a whole module: every process is
-    stopped at the module's end, pass or fail, and its log printed when a
-    test of the module failed."""
-
-    def __init__(self, d):
-        self.dir = d
-        self.started = []
-
-    def __call__(self, argv, name=None, env=None, cwd=None):
-        name = name or os.path.basename(argv[0])
-        p = Proc(argv, os.path.join(self.dir, name + ".log"), env=env,
-                 cwd=cwd)
-        self.started.append(p)
-        return p
-
-    def stop_all(self, failed):
-        for p in self.started:
-            p.stop()
-        if failed:
-            for p in self.started:
-                print("---- log of %s ----" % " ".join(p.argv))
-                print(p.output()[-6000:])
 
 
 def make_fed_ca(d):
@@ -173,7 +148,7 @@ def world_fixture(request, tmp_path_factory):
     bins = SpireBins(spire_bin_dir())
     d = str(tmp_path_factory.mktemp("world-" + request.param))
     sockdir = tempfile.mkdtemp(prefix="sp-", dir="/tmp")
-    procs = ModuleProcs(d)
+    procs = Procs(d, tail=6000)
     failed = request.session.testsfailed
     try:
         yield World(request.param, bins, spirelet, procs, d, sockdir)
