@@ -459,6 +459,26 @@ pump(struct side *a, struct side *b)
 	}
 }
 
+/* Steps both ends until done: both must have opened. */
+static void
+pump_open(struct side *a, struct side *b)
+{
+	pump(a, b);
+	assert_int_equal(a->state, 1);
+	assert_int_equal(b->state, 1);
+}
+
+/* The bare end asked for and got the peer's certificate. */
+static void
+expect_peer_cert(struct raw *r)
+{
+	WOLFSSL_X509	*x509;
+
+	x509 = wolfSSL_get_peer_certificate(r->ssl);
+	assert_non_null(x509);
+	wolfSSL_X509_free(x509);
+}
+
 /* Reads once the fd has bytes, or the rounds run out. */
 static ssize_t
 read_wait(struct transport *t, void *buf, size_t len)
@@ -548,9 +568,7 @@ test_mtls13(void **state)
 	assert_non_null(c.t);
 	snprintf(want, sizeof(want), "127.0.0.1:%d", local_port(c.t->fd));
 	assert_null(tls_transport_version(s.t));
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	assert_string_equal(tls_transport_group(s.t), "X25519");
@@ -585,9 +603,7 @@ test_p384_identity(void **state)
 	    &p384_chain.inter, 1, NULL), &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
 	sides_ours(&s, &c, sctx, cctx);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_true(ch.chain_ok);
 	sides_free(&s, &c);
 	tls_ctx_free(sctx);
@@ -608,9 +624,7 @@ test_mtls12_server(void **state)
 	expect_chain(&sh, &cli_chain);
 	sctx = srv_ctx(&si, &sh);
 	sides_bare_client(&s, &c, sctx, &r, 1, "h2", &cli_chain);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.2");
 	assert_int_equal(sh.calls, 1);
 	assert_true(sh.chain_ok);
@@ -627,21 +641,16 @@ test_mtls12_client(void **state)
 	struct tls_ctx	*cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	WOLFSSL_X509	*x509;
 
 	(void)state;
 	expect_chain(&ch, &srv_chain);
 	cctx = cli_ctx(&ci, &ch);
 	sides_bare_server(&s, &c, &r, 1, "h2", &srv_chain, cctx);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.2");
 	assert_true(ch.chain_ok);
 	/* The server asked for and got our certificate. */
-	x509 = wolfSSL_get_peer_certificate(r.ssl);
-	assert_non_null(x509);
-	wolfSSL_X509_free(x509);
+	expect_peer_cert(&r);
 	sides_free(&s, &c);
 	tls_ctx_free(cctx);
 }
@@ -712,9 +721,7 @@ test_after_handshake_messages(void **state)
 	/* Our server, a bare client updating its keys. */
 	sctx = srv_ctx(&si, &sh);
 	sides_bare_client(&s, &c, sctx, &r, 0, "h2", &cli_chain);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	raw_write(&r, "before");
 	ours_expect(s.t, "before");
@@ -728,9 +735,7 @@ test_after_handshake_messages(void **state)
 	/* Our client, a bare server sending a ticket, then updating. */
 	cctx = cli_ctx(&ci, &ch);
 	sides_bare_server(&s, &c, &r, 0, "h2", &srv_chain, cctx);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	raw_write(&r, "ticket first");
 	ours_expect(c.t, "ticket first");
@@ -765,9 +770,7 @@ test_key_exchange_groups(void **state)
 	sctx = srv_ctx(&si, &sh);
 	sides_bare_client(&s, &c, sctx, &r, 0, "h2", &cli_chain);
 	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	assert_string_equal(tls_transport_group(s.t), "SECP256R1");
 	raw_write(&r, "p256");
@@ -776,9 +779,7 @@ test_key_exchange_groups(void **state)
 	cctx = cli_ctx(&ci, &ch);
 	sides_bare_server(&s, &c, &r, 0, "h2", &srv_chain, cctx);
 	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	assert_string_equal(tls_transport_group(c.t), "SECP256R1");
 	raw_write(&r, "retried");
@@ -802,9 +803,7 @@ test_no_client_cert(void **state)
 	sctx = srv_ctx(&si, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
 	sides_ours(&s, &c, sctx, cctx);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_int_equal(sh.calls, 1);
 	assert_int_equal(sh.nchain, 0);
 	assert_null(s.t->peer.chain);
@@ -970,9 +969,7 @@ test_signer_client13(void **state)
 	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
 	    &cli_chain.inter, 0, &sig), &ch);
 	sides_ours(&s, &c, sctx, cctx);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	assert_int_equal(sig.calls, 1);
 	assert_true(sh.chain_ok);
@@ -1006,9 +1003,7 @@ test_signer_server(void **state)
 		}
 		sig.calls = 0;
 		sides_bare_client(&s, &c, sctx, &r, v12 == 1, "h2", NULL);
-		pump(&s, &c);
-		assert_int_equal(s.state, 1);
-		assert_int_equal(c.state, 1);
+		pump_open(&s, &c);
 		assert_string_equal(tls_transport_version(s.t),
 		    v12 == 1 ? "TLSv1.2" : "TLSv1.3");
 		assert_int_equal(sig.calls, 1);
@@ -1027,20 +1022,15 @@ test_signer_client12(void **state)
 	struct tls_ctx	*cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	WOLFSSL_X509	*x509;
 
 	(void)state;
 	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
 	    &cli_chain.inter, 0, &sig), &ch);
 	sides_bare_server(&s, &c, &r, 1, "h2", &srv_chain, cctx);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.2");
 	assert_int_equal(sig.calls, 1);
-	x509 = wolfSSL_get_peer_certificate(r.ssl);
-	assert_non_null(x509);
-	wolfSSL_X509_free(x509);
+	expect_peer_cert(&r);
 	sides_free(&s, &c);
 	tls_ctx_free(cctx);
 }
@@ -1093,16 +1083,12 @@ test_rotation(void **state)
 	assert_int_equal(tls_ctx_set_identity(sctx, ident_of(&b,
 	    &alt_chain.leaf, &alt_chain.inter, 0, NULL)), TLS_OK);
 	expect_chain(&ch, &srv_chain);
-	pump(&s1, &c1);
-	assert_int_equal(s1.state, 1);
-	assert_int_equal(c1.state, 1);
+	pump_open(&s1, &c1);
 	assert_true(ch.chain_ok);
 
 	expect_chain(&ch, &alt_chain);
 	sides_ours(&s2, &c2, sctx, cctx);
-	pump(&s2, &c2);
-	assert_int_equal(s2.state, 1);
-	assert_int_equal(c2.state, 1);
+	pump_open(&s2, &c2);
 	assert_true(ch.chain_ok);
 	assert_int_equal(ch.calls, 2);
 
@@ -1226,9 +1212,7 @@ test_step_on_another_thread(void **state)
 		c.threaded = 1;
 		c.hook = &ch;
 		assert_int_equal(tls_transport_signer_blocks(c.t), 1);
-		pump(&s, &c);
-		assert_int_equal(c.state, 1);
-		assert_int_equal(s.state, 1);
+		pump_open(&s, &c);
 		assert_string_equal(tls_transport_version(c.t),
 		    v12 ? "TLSv1.2" : "TLSv1.3");
 		assert_true(c.steps >= 2);
