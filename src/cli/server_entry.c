@@ -627,6 +627,9 @@ entry_write(struct entry_flags *f)
 	struct admin_pool					 pool = { 0 };
 	spire_api_types_Entry					*entries = NULL;
 	spire_api_types_Entry					 one;
+	const pb_msgdesc_t					*req_fields;
+	const void						*msg;
+	const char						*path;
 	char				 err[ENTRY_ERR_MAX], name[24];
 	size_t				 n = 0, i, failed = 0;
 	int				 rc = 1, got = 0, update = f->update;
@@ -685,22 +688,22 @@ entry_write(struct entry_flags *f)
 	if (update) {
 		ureq.entries = entries;
 		ureq.entries_count = (pb_size_t)n;
-		got = admin_call(&f->c, ENTRY_SERVICE "BatchUpdateEntry", NULL,
-		    0, CLI_ADMIN_TIMEOUT_SEC,
-		    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields,
-		    &ureq,
-		    spire_api_server_entry_v1_BatchCreateEntryResponse_fields,
-		    &resp, err, sizeof(err)) == 0;
+		path = ENTRY_SERVICE "BatchUpdateEntry";
+		req_fields =
+		    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields;
+		msg = &ureq;
 	} else {
 		req.entries = entries;
 		req.entries_count = (pb_size_t)n;
-		got = admin_call(&f->c, ENTRY_SERVICE "BatchCreateEntry", NULL,
-		    0, CLI_ADMIN_TIMEOUT_SEC,
-		    spire_api_server_entry_v1_BatchCreateEntryRequest_fields,
-		    &req,
-		    spire_api_server_entry_v1_BatchCreateEntryResponse_fields,
-		    &resp, err, sizeof(err)) == 0;
+		path = ENTRY_SERVICE "BatchCreateEntry";
+		req_fields =
+		    spire_api_server_entry_v1_BatchCreateEntryRequest_fields;
+		msg = &req;
 	}
+	got = admin_call(&f->c, path, NULL, 0, CLI_ADMIN_TIMEOUT_SEC,
+	    req_fields, msg,
+	    spire_api_server_entry_v1_BatchCreateEntryResponse_fields, &resp,
+	    err, sizeof(err)) == 0;
 	if (!got) {
 		rc = output_errorf("%s", err);
 		goto out;
