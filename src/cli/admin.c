@@ -91,6 +91,35 @@ admin_call(const struct admin_cmd *c, const char *path,
 	return 0;
 }
 
+int
+admin_list_pages(const struct admin_cmd *c, const char *path,
+    const pb_msgdesc_t *req_fields, void *req, char **req_token,
+    const pb_msgdesc_t *resp_fields, size_t resp_size, size_t token_off,
+    void **pages, size_t *npages, char *err, size_t errlen)
+{
+	char	*token = NULL, *page;
+	void	*np;
+
+	for (;;) {
+		if (*npages >= CLI_PAGES_MAX)
+			return ADMIN_LIST_TOO_MANY;
+		np = mem_reallocarray(*pages, *npages + 1, resp_size);
+		if (np == NULL)
+			return ADMIN_LIST_NOMEM;
+		*pages = np;
+		page = (char *)np + *npages * resp_size;
+		memset(page, 0, resp_size);
+		*req_token = token != NULL ? token : "";
+		if (admin_call(c, path, NULL, 0, CLI_ADMIN_TIMEOUT_SEC,
+		    req_fields, req, resp_fields, page, err, errlen) == -1)
+			return ADMIN_LIST_CALL;
+		memcpy(&token, page + token_off, sizeof(token));
+		(*npages)++;
+		if (token == NULL || *token == '\0')
+			return 0;
+	}
+}
+
 /* go-spiffe's wording for each rule. */
 static const char *
 admin_spiffe_reason(enum spiffe_err e)

@@ -68,6 +68,26 @@ int	admin_call(const struct admin_cmd *, const char *path,
 	    const pb_msgdesc_t *resp_fields, void *resp, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
 
+/* admin_list_pages' failures (err holds the reply's text for CALL). */
+#define ADMIN_LIST_CALL		(-1)	/* a call failed */
+#define ADMIN_LIST_TOO_MANY	(-2)	/* over CLI_PAGES_MAX pages */
+#define ADMIN_LIST_NOMEM	(-3)
+
+/*
+ * A List method followed page after page (admin_call with timeout
+ * CLI_ADMIN_TIMEOUT_SEC) until the reply's token is empty: each request
+ * carries the last reply's token in *req_token (a field of req), each
+ * reply of resp_size bytes is appended to *pages, and token_off is the
+ * offset of its next_page_token. 0; or an ADMIN_LIST_* failure. Either
+ * way *pages holds *npages decoded replies, which the caller pb_releases
+ * (the next request's token points into them) and then mem_frees.
+ */
+int	admin_list_pages(const struct admin_cmd *, const char *path,
+	    const pb_msgdesc_t *req_fields, void *req, char **req_token,
+	    const pb_msgdesc_t *resp_fields, size_t resp_size,
+	    size_t token_off, void **pages, size_t *npages, char *err,
+	    size_t errlen) __attribute__((warn_unused_result));
+
 /*
  * Allocations that live as long as the command (request messages point
  * into them), freed together.

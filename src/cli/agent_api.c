@@ -32,6 +32,10 @@
 
 #define API_SERVICE		"/SpiffeWorkloadAPI/"
 #define API_TIMEOUT_DEFAULT	"5s"	/* spire-agent api's -timeout */
+/* The -timeout row of a flag table, for a struct api_cmd a. */
+#define API_FLAG_TIMEOUT(a)						\
+	{ "timeout", FLAG_STRING, &(a).timeout_s, "Time to wait for a "	\
+	    "response (default " API_TIMEOUT_DEFAULT ")" }
 #define API_WHY_MAX		256	/* bytes of a reason in a message */
 #define API_PATH_MAX		4096	/* bytes of a path written to */
 
@@ -90,8 +94,8 @@ struct api_watch {
 	int			 got;		/* a message this stream */
 };
 
-static int	api_parse(struct api_cmd *, const struct flag *, int,
-		    char *[]);
+static int	api_parse(struct api_cmd *, const char *, const char *,
+		    const struct flag *, int, char *[]);
 static int64_t	api_mono_ns(void);
 static int	api_certs_parse(const pb_bytes_array_t *, struct api_certs *);
 static void	api_x509_free(struct api_x509 *);
@@ -110,16 +114,22 @@ static int	api_entry_cmp(const void *, const void *);
 static int	api_watch_message(void *, const uint8_t *, size_t);
 
 /*
- * admin_parse, then -timeout as Go's DurationFlag takes it. -1 to go on,
- * else the exit status.
+ * Starts a for the command name on the agent's default socket with
+ * timeout_s as -timeout's default (NULL for a command without that row),
+ * then admin_parse, and -timeout as Go's DurationFlag takes it. -1 to go
+ * on, else the exit status.
  */
 static int
-api_parse(struct api_cmd *a, const struct flag *flags, int argc,
-    char *argv[])
+api_parse(struct api_cmd *a, const char *name, const char *timeout_s,
+    const struct flag *flags, int argc, char *argv[])
 {
 	int64_t	ms;
 	int	rc;
 
+	memset(a, 0, sizeof(*a));
+	a->c.name = name;
+	a->c.socket = ADMIN_AGENT_SOCKET;
+	a->timeout_s = timeout_s;
 	rc = admin_parse(&a->c, flags, argc, argv);
 	if (rc != -1)
 		return rc;
@@ -621,20 +631,16 @@ cli_agent_api_fetch_x509(int argc, char *argv[])
 		ADMIN_FLAG_OUTPUT(a.c),
 		{ "silent", FLAG_BOOL, &silent, "Suppress stdout" },
 		ADMIN_FLAG_AGENT_SOCKET(a.c),
-		{ "timeout", FLAG_STRING, &a.timeout_s, "Time to wait for a "
-		    "response (default 5s)" },
+		API_FLAG_TIMEOUT(a),
 		{ "write", FLAG_STRING, &write_dir, "Write SVID data to the "
 		    "specified path (optional; only available for pretty "
 		    "output format)" },
 		ADMIN_FLAG_END,
 	};
 
-	memset(&a, 0, sizeof(a));
 	memset(&x, 0, sizeof(x));
-	a.c.name = "fetch x509";
-	a.c.socket = ADMIN_AGENT_SOCKET;
-	a.timeout_s = API_TIMEOUT_DEFAULT;
-	rc = api_parse(&a, flags, argc, argv);
+	rc = api_parse(&a, "fetch x509", API_TIMEOUT_DEFAULT,
+	    flags, argc, argv);
 	if (rc != -1)
 		return rc;
 	start = api_mono_ns();
@@ -691,16 +697,12 @@ cli_agent_api_fetch_jwt(int argc, char *argv[])
 		ADMIN_FLAG_AGENT_SOCKET(a.c),
 		{ "spiffeID", FLAG_STRING, &spiffe_id, "SPIFFE ID subject "
 		    "(optional)" },
-		{ "timeout", FLAG_STRING, &a.timeout_s, "Time to wait for a "
-		    "response (default 5s)" },
+		API_FLAG_TIMEOUT(a),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&a, 0, sizeof(a));
-	a.c.name = "fetch jwt";
-	a.c.socket = ADMIN_AGENT_SOCKET;
-	a.timeout_s = API_TIMEOUT_DEFAULT;
-	rc = api_parse(&a, flags, argc, argv);
+	rc = api_parse(&a, "fetch jwt", API_TIMEOUT_DEFAULT,
+	    flags, argc, argv);
 	if (rc != -1)
 		return rc;
 	/* -format is the old name of -output. */
@@ -813,16 +815,12 @@ cli_agent_api_validate_jwt(int argc, char *argv[])
 		ADMIN_FLAG_OUTPUT(a.c),
 		ADMIN_FLAG_AGENT_SOCKET(a.c),
 		{ "svid", FLAG_STRING, &svid, "JWT SVID" },
-		{ "timeout", FLAG_STRING, &a.timeout_s, "Time to wait for a "
-		    "response (default 5s)" },
+		API_FLAG_TIMEOUT(a),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&a, 0, sizeof(a));
-	a.c.name = "validate jwt";
-	a.c.socket = ADMIN_AGENT_SOCKET;
-	a.timeout_s = API_TIMEOUT_DEFAULT;
-	rc = api_parse(&a, flags, argc, argv);
+	rc = api_parse(&a, "validate jwt", API_TIMEOUT_DEFAULT,
+	    flags, argc, argv);
 	if (rc != -1)
 		return rc;
 	if (audience == NULL || *audience == '\0') {
@@ -934,10 +932,7 @@ cli_agent_api_watch(int argc, char *argv[])
 		ADMIN_FLAG_END,
 	};
 
-	memset(&a, 0, sizeof(a));
-	a.c.name = "watch";
-	a.c.socket = ADMIN_AGENT_SOCKET;
-	rc = api_parse(&a, flags, argc, argv);
+	rc = api_parse(&a, "watch", NULL, flags, argc, argv);
 	if (rc != -1)
 		return rc;
 	memset(&o, 0, sizeof(o));

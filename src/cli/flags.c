@@ -94,6 +94,19 @@ flags_parse(const struct flag *t, int argc, char *argv[])
 }
 
 int
+flags_parse_only(const struct flag *t, int argc, char *argv[])
+{
+	int	n;
+
+	n = flags_parse(t, argc - 1, argv + 1);
+	if (n == FLAGS_HELP)
+		return 0;
+	if (n < 0 || n != argc - 1)
+		return 2;
+	return -1;
+}
+
+int
 flags_parse_cmd(const char *name, const struct flag *t, int argc,
     char *argv[])
 {

@@ -40,6 +40,12 @@ int	flags_parse(const struct flag *, int, char *[]);
 int	flags_parse_cmd(const char *name, const struct flag *, int,
 	    char *[]);
 /*
+ * A command of flags only: parses argv[1..argc) (argv[0] names the
+ * command) and admits no operand. -1 to go on; else the exit status, 0
+ * after -h and 2 after an error (an operand is one, silently).
+ */
+int	flags_parse_only(const struct flag *, int, char *[]);
+/*
  * Prints the table as a usage block to stderr, the way Go's flag package
  * does: "  -name string" and the help on the next line after a tab.
  */

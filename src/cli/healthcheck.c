@@ -41,11 +41,9 @@ healthcheck_main(int argc, char *argv[], const char *who, const char *title,
 		{ NULL, FLAG_BOOL, NULL, NULL },
 	};
 
-	n = flags_parse(flags, argc - 1, argv + 1);
-	if (n == FLAGS_HELP)
-		return 0;
-	if (n < 0 || n != argc - 1)
-		return 2;
+	n = flags_parse_only(flags, argc, argv);
+	if (n != -1)
+		return n;
 	snprintf(target, sizeof(target), "unix:%s", path);
 	if (verbose)
 		printf("Checking %s health...\n", who);

@@ -21,6 +21,9 @@ struct pj {
 static void	pj_set(struct pj *, json_t *, const char *, json_t *);
 static void	pj_add(struct pj *, json_t *, json_t *);
 static json_t	*pj_done(struct pj *, json_t *);
+static int	pj_list_new(json_t **, json_t **);
+static void	pj_add_result(struct pj *, json_t *,
+		    const spire_api_types_Status *, const char *, json_t *);
 static json_t	*pj_str(const char *);
 static json_t	*pj_i64(int64_t);
 static json_t	*pj_u64(uint64_t);
@@ -56,6 +59,43 @@ pj_done(struct pj *p, json_t *o)
 		return NULL;
 	}
 	return o;
+}
+
+/*
+ * A list message's object and its array, both new or neither: 0, or -1
+ * when either allocation failed.
+ */
+static int
+pj_list_new(json_t **o, json_t **a)
+{
+	*o = json_object();
+	*a = json_array();
+	if (*o == NULL || *a == NULL) {
+		json_decref(*o);
+		json_decref(*a);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Appends one result of a batch call to a: {"status": ..., k: v}, status
+ * left out when NULL and k when NULL. v is taken (dropped when unused); a
+ * NULL v under a non-NULL k is a failure, as in pj_set.
+ */
+static void
+pj_add_result(struct pj *p, json_t *a, const spire_api_types_Status *status,
+    const char *k, json_t *v)
+{
+	json_t	*res = json_object();
+
+	if (res != NULL && status != NULL)
+		pj_set(p, res, "status", pj_status(status));
+	if (res != NULL && k != NULL)
+		pj_set(p, res, k, v);
+	else
+		json_decref(v);
+	pj_add(p, a, res);
 }
 
 static json_t *
@@ -303,22 +343,15 @@ pbjson_entry_results(const spire_api_server_entry_v1_EntryResult *r,
     size_t n)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array(), *res;
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
-	for (i = 0; i < n; i++) {
-		res = json_object();
-		if (res != NULL && r[i].has_status)
-			pj_set(&p, res, "status", pj_status(&r[i].status));
-		if (res != NULL && r[i].has_entry)
-			pj_set(&p, res, "entry", pbjson_entry(&r[i].entry));
-		pj_add(&p, a, res);
-	}
+	for (i = 0; i < n; i++)
+		pj_add_result(&p, a, r[i].has_status ? &r[i].status : NULL,
+		    r[i].has_entry ? "entry" : NULL,
+		    r[i].has_entry ? pbjson_entry(&r[i].entry) : NULL);
 	pj_set(&p, o, "results", a);
 	return pj_done(&p, o);
 }
@@ -328,23 +361,15 @@ pbjson_entry_delete_results(
     const spire_api_server_entry_v1_BatchDeleteEntryResponse *r)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array(), *res;
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
-	for (i = 0; i < r->results_count; i++) {
-		res = json_object();
-		if (res != NULL && r->results[i].has_status)
-			pj_set(&p, res, "status",
-			    pj_status(&r->results[i].status));
-		if (res != NULL)
-			pj_set(&p, res, "id", pj_str(r->results[i].id));
-		pj_add(&p, a, res);
-	}
+	for (i = 0; i < r->results_count; i++)
+		pj_add_result(&p, a, r->results[i].has_status ?
+		    &r->results[i].status : NULL, "id",
+		    pj_str(r->results[i].id));
 	pj_set(&p, o, "results", a);
 	return pj_done(&p, o);
 }
@@ -354,14 +379,11 @@ pbjson_entry_list(const spire_api_types_Entry *const *e, size_t n,
     const char *next_page_token)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array();
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
 	for (i = 0; i < n; i++)
 		pj_add(&p, a, pbjson_entry(e[i]));
 	pj_set(&p, o, "entries", a);
@@ -374,14 +396,11 @@ pbjson_agent_list(const spire_api_types_Agent *const *ag, size_t n,
     const char *next_page_token)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array();
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
 	for (i = 0; i < n; i++)
 		pj_add(&p, a, pbjson_agent(ag[i]));
 	pj_set(&p, o, "agents", a);
@@ -394,14 +413,11 @@ pbjson_bundle_list(
     const spire_api_server_bundle_v1_ListFederatedBundlesResponse *r)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array();
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
 	for (i = 0; i < r->bundles_count; i++)
 		pj_add(&p, a, pbjson_bundle(&r->bundles[i]));
 	pj_set(&p, o, "bundles", a);
@@ -414,24 +430,17 @@ pbjson_bundle_results(
     const spire_api_server_bundle_v1_BatchFederatedBundleResponse *r)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array(), *res;
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
-	for (i = 0; i < r->results_count; i++) {
-		res = json_object();
-		if (res != NULL && r->results[i].has_status)
-			pj_set(&p, res, "status",
-			    pj_status(&r->results[i].status));
-		if (res != NULL && r->results[i].has_bundle)
-			pj_set(&p, res, "bundle",
-			    pbjson_bundle(&r->results[i].bundle));
-		pj_add(&p, a, res);
-	}
+	for (i = 0; i < r->results_count; i++)
+		pj_add_result(&p, a, r->results[i].has_status ?
+		    &r->results[i].status : NULL,
+		    r->results[i].has_bundle ? "bundle" : NULL,
+		    r->results[i].has_bundle ?
+		    pbjson_bundle(&r->results[i].bundle) : NULL);
 	pj_set(&p, o, "results", a);
 	return pj_done(&p, o);
 }
@@ -441,24 +450,15 @@ pbjson_bundle_delete_results(const
     spire_api_server_bundle_v1_BatchDeleteFederatedBundleResponse *r)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array(), *res;
+	json_t		*o, *a;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
-	for (i = 0; i < r->results_count; i++) {
-		res = json_object();
-		if (res != NULL && r->results[i].has_status)
-			pj_set(&p, res, "status",
-			    pj_status(&r->results[i].status));
-		if (res != NULL)
-			pj_set(&p, res, "trust_domain",
-			    pj_str(r->results[i].trust_domain));
-		pj_add(&p, a, res);
-	}
+	for (i = 0; i < r->results_count; i++)
+		pj_add_result(&p, a, r->results[i].has_status ?
+		    &r->results[i].status : NULL, "trust_domain",
+		    pj_str(r->results[i].trust_domain));
 	pj_set(&p, o, "results", a);
 	return pj_done(&p, o);
 }
@@ -533,14 +533,11 @@ json_t *
 pbjson_jwtsvid_response(const JWTSVIDResponse *r)
 {
 	struct pj	 p = { 0 };
-	json_t		*o = json_object(), *a = json_array(), *s;
+	json_t		*o, *a, *s;
 	size_t		 i;
 
-	if (o == NULL || a == NULL) {
-		json_decref(o);
-		json_decref(a);
+	if (pj_list_new(&o, &a) == -1)
 		return NULL;
-	}
 	for (i = 0; i < r->svids_count; i++) {
 		s = json_object();
 		if (s != NULL) {

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@
 #define AGENT_WHY_MAX	256	/* bytes of a reason inside a message */
 #define AGENT_LIST_REQ	spire_api_server_agent_v1_ListAgentsRequest_fields
 #define AGENT_LIST_RESP	spire_api_server_agent_v1_ListAgentsResponse_fields
+#define AGENT_LIST_PAGE	spire_api_server_agent_v1_ListAgentsResponse
 
 /* The filters of list and count. */
 struct agent_filter_flags {
@@ -172,11 +174,12 @@ agent_list_or_count(int argc, char *argv[], int count)
 	    spire_api_server_agent_v1_CountAgentsRequest_init_zero;
 	spire_api_server_agent_v1_CountAgentsResponse	 cresp =
 	    spire_api_server_agent_v1_CountAgentsResponse_init_zero;
-	spire_api_server_agent_v1_ListAgentsResponse	*pages = NULL, *np;
+	AGENT_LIST_PAGE					*pages = NULL;
 	const spire_api_types_Agent			**all = NULL;
 	struct agent_filter_flags			 f;
 	struct admin_pool				 pool = { 0 };
-	char			 err[OUTPUT_ERROR_MAX], *token = NULL;
+	void						*vpages = NULL;
+	char			 err[OUTPUT_ERROR_MAX];
 	size_t			 npages = 0, n = 0, i, j;
 	int			 rc;
 	const struct flag	 flags[] = {
@@ -239,29 +242,22 @@ agent_list_or_count(int argc, char *argv[], int count)
 	}
 	req.has_filter = true;
 	req.page_size = CLI_PAGE_SIZE_AGENTS;
-	for (;;) {
-		if (npages >= CLI_PAGES_MAX) {
-			rc = output_errorf("over %d pages of agents",
-			    CLI_PAGES_MAX);
-			goto out;
-		}
-		np = mem_reallocarray(pages, npages + 1, sizeof(*pages));
-		if (np == NULL)
-			goto nomem;
-		pages = np;
-		memset(&pages[npages], 0, sizeof(pages[npages]));
-		req.page_token = token != NULL ? token : "";
-		if (admin_call(&f.c, AGENT_SERVICE "ListAgents", NULL, 0,
-		    CLI_ADMIN_TIMEOUT_SEC, AGENT_LIST_REQ, &req,
-		    AGENT_LIST_RESP, &pages[npages], err,
-		    sizeof(err)) == -1) {
-			rc = output_errorf("%s", err);
-			goto out;
-		}
-		token = pages[npages].next_page_token;
-		npages++;
-		if (token == NULL || *token == '\0')
-			break;
+	rc = admin_list_pages(&f.c, AGENT_SERVICE "ListAgents",
+	    AGENT_LIST_REQ, &req, &req.page_token, AGENT_LIST_RESP,
+	    sizeof(*pages), offsetof(AGENT_LIST_PAGE, next_page_token),
+	    &vpages, &npages, err, sizeof(err));
+	pages = vpages;
+	switch (rc) {
+	case 0:
+		break;
+	case ADMIN_LIST_TOO_MANY:
+		rc = output_errorf("over %d pages of agents", CLI_PAGES_MAX);
+		goto out;
+	case ADMIN_LIST_NOMEM:
+		goto nomem;
+	default:
+		rc = output_errorf("%s", err);
+		goto out;
 	}
 	for (i = 0; i < npages; i++)
 		n += pages[i].agents_count;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,82 @@
 #define ENTRY_ERR_MAX	OUTPUT_ERROR_MAX
 #define LIST_REQ	spire_api_server_entry_v1_ListEntriesRequest_fields
 #define LIST_RESP	spire_api_server_entry_v1_ListEntriesResponse_fields
+#define LIST_PAGE	spire_api_server_entry_v1_ListEntriesResponse
 #define ENTRY_WHY_MAX	256	/* bytes of a reason inside a message */
+
+/*
+ * Flag rows for a struct entry_filter_flags or struct entry_flags f,
+ * shared by the entry commands in SPIRE's order: create and update put
+ * their own rows (-entryID, -node) between the groups, show its -entryID
+ * between ENTRY_FLAG_DOWNSTREAM and ENTRY_FLAGS_FILTER. verb, a string
+ * literal, ends the filter rows' help texts.
+ */
+#define ENTRY_FLAG_DOWNSTREAM(f)					\
+	{ "downstream", FLAG_BOOL, &(f).downstream, "A boolean value "	\
+	    "that, when set, indicates that the entry describes a "	\
+	    "downstream SPIRE server" }
+#define ENTRY_FLAG_SELECTOR(f)						\
+	{ "selector", FLAG_LIST, &(f).selectors, "A colon-delimited "	\
+	    "type:value selector. Can be used more than once" }
+#define ENTRY_FLAGS_FILTER(f, verb)					\
+	{ "federatesWith", FLAG_LIST, &(f).federates, "SPIFFE ID of a "	\
+	    "trust domain an entry is federate with. Can be used more "	\
+	    "than once" },						\
+	{ "hint", FLAG_STRING, &(f).hint, "The Hint of the records to "	\
+	    verb " (optional)" },					\
+	{ "matchFederatesWithOn", FLAG_STRING, &(f).match_federates,	\
+	    "The match mode used when filtering by federates with. "	\
+	    "Options: exact, any, superset and subset (default "	\
+	    "\"superset\")" },						\
+	{ "matchSelectorsOn", FLAG_STRING, &(f).match_selectors,	\
+	    "The match mode used when filtering by selectors. "		\
+	    "Options: exact, any, superset and subset (default "	\
+	    "\"superset\")" },						\
+	ADMIN_FLAG_OUTPUT((f).c),					\
+	{ "parentID", FLAG_STRING, &(f).parent_id, "The Parent ID of "	\
+	    "the records to " verb },					\
+	ENTRY_FLAG_SELECTOR(f),						\
+	ADMIN_FLAG_SOCKET((f).c),					\
+	{ "spiffeID", FLAG_STRING, &(f).spiffe_id, "The SPIFFE ID of "	\
+	    "the records to " verb }
+#define ENTRY_FLAGS_WRITE_HEAD(f)					\
+	{ "admin", FLAG_BOOL, &(f).admin, "If set, the SPIFFE ID in "	\
+	    "this entry will be granted access to the SPIRE Server's "	\
+	    "management APIs" },					\
+	{ "data", FLAG_STRING, &(f).data, "Path to a file containing "	\
+	    "registration JSON (optional). If set to '-', read the "	\
+	    "JSON from stdin." },					\
+	{ "dns", FLAG_LIST, &(f).dns, "A DNS name that will be "	\
+	    "included in SVIDs issued based on this entry, where "	\
+	    "appropriate. Can be used more than once" },		\
+	ENTRY_FLAG_DOWNSTREAM(f),					\
+	{ "entryExpiry", FLAG_INT, &(f).expiry, "An expiry, from "	\
+	    "epoch in seconds, for the resulting registration entry to "\
+	    "be pruned" }
+#define ENTRY_FLAGS_WRITE_MID(f)					\
+	{ "federatesWith", FLAG_LIST, &(f).federates, "SPIFFE ID of a "	\
+	    "trust domain to federate with. Can be used more than "	\
+	    "once" },							\
+	{ "hint", FLAG_STRING, &(f).hint, "The entry hint, used to "	\
+	    "disambiguate entries with the same SPIFFE ID" },		\
+	{ "jwtSVIDTTL", FLAG_INT, &(f).jwt_ttl, "The lifetime, in "	\
+	    "seconds, for JWT-SVIDs issued based on this "		\
+	    "registration entry." }
+#define ENTRY_FLAGS_WRITE_TAIL(f)					\
+	ADMIN_FLAG_OUTPUT((f).c),					\
+	{ "parentID", FLAG_STRING, &(f).parent_id, "The SPIFFE ID of "	\
+	    "this record's parent" },					\
+	ENTRY_FLAG_SELECTOR(f),						\
+	ADMIN_FLAG_SOCKET((f).c),					\
+	{ "spiffeID", FLAG_STRING, &(f).spiffe_id, "The SPIFFE ID "	\
+	    "that this record represents" },				\
+	{ "storeSVID", FLAG_BOOL, &(f).store_svid, "A boolean value "	\
+	    "that, when set, indicates that the resulting issued "	\
+	    "SVID from this entry must be stored through an "		\
+	    "SVIDStore plugin" },					\
+	{ "x509SVIDTTL", FLAG_INT, &(f).x509_ttl, "The lifetime, in "	\
+	    "seconds, for x509-SVIDs issued based on this "		\
+	    "registration entry." }
 
 /* The flags of create and update (update has no -entryID default). */
 struct entry_flags {
@@ -63,6 +139,10 @@ struct entry_filter_flags {
 static void	entry_print(FILE *, const spire_api_types_Entry *);
 static const char *entry_s(const char *);
 static int	entry_cmp(const void *, const void *);
+static int	entry_write_cmd(struct entry_flags *, const char *, int,
+		    const struct flag *, int, char *[]);
+static int	entry_filter_parse(struct entry_filter_flags *, const char *,
+		    const struct flag *, int, char *[]);
 static int	entry_selector_cmp(const void *, const void *);
 static void	entry_sort(spire_api_types_Entry **, size_t);
 static int	entry_strings(struct admin_pool *, const struct flag_list *,
@@ -547,6 +627,9 @@ entry_write(struct entry_flags *f)
 	struct admin_pool					 pool = { 0 };
 	spire_api_types_Entry					*entries = NULL;
 	spire_api_types_Entry					 one;
+	const pb_msgdesc_t					*req_fields;
+	const void						*msg;
+	const char						*path;
 	char				 err[ENTRY_ERR_MAX], name[24];
 	size_t				 n = 0, i, failed = 0;
 	int				 rc = 1, got = 0, update = f->update;
@@ -605,22 +688,22 @@ entry_write(struct entry_flags *f)
 	if (update) {
 		ureq.entries = entries;
 		ureq.entries_count = (pb_size_t)n;
-		got = admin_call(&f->c, ENTRY_SERVICE "BatchUpdateEntry", NULL,
-		    0, CLI_ADMIN_TIMEOUT_SEC,
-		    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields,
-		    &ureq,
-		    spire_api_server_entry_v1_BatchCreateEntryResponse_fields,
-		    &resp, err, sizeof(err)) == 0;
+		path = ENTRY_SERVICE "BatchUpdateEntry";
+		req_fields =
+		    spire_api_server_entry_v1_BatchUpdateEntryRequest_fields;
+		msg = &ureq;
 	} else {
 		req.entries = entries;
 		req.entries_count = (pb_size_t)n;
-		got = admin_call(&f->c, ENTRY_SERVICE "BatchCreateEntry", NULL,
-		    0, CLI_ADMIN_TIMEOUT_SEC,
-		    spire_api_server_entry_v1_BatchCreateEntryRequest_fields,
-		    &req,
-		    spire_api_server_entry_v1_BatchCreateEntryResponse_fields,
-		    &resp, err, sizeof(err)) == 0;
+		path = ENTRY_SERVICE "BatchCreateEntry";
+		req_fields =
+		    spire_api_server_entry_v1_BatchCreateEntryRequest_fields;
+		msg = &req;
 	}
+	got = admin_call(&f->c, path, NULL, 0, CLI_ADMIN_TIMEOUT_SEC,
+	    req_fields, msg,
+	    spire_api_server_entry_v1_BatchCreateEntryResponse_fields, &resp,
+	    err, sizeof(err)) == 0;
 	if (!got) {
 		rc = output_errorf("%s", err);
 		goto out;
@@ -682,132 +765,64 @@ out:
 	return rc;
 }
 
+/*
+ * entry create (update 0) or entry update (1) named name: starts f,
+ * parses argv against flags, whose rows point into f, and writes the
+ * entries. The exit status.
+ */
+static int
+entry_write_cmd(struct entry_flags *f, const char *name, int update,
+    const struct flag *flags, int argc, char *argv[])
+{
+	int	rc;
+
+	memset(f, 0, sizeof(*f));
+	f->c.name = name;
+	f->c.socket = ADMIN_SERVER_SOCKET;
+	f->update = update;
+	rc = admin_parse(&f->c, flags, argc, argv);
+	if (rc != -1) {
+		flags_free_list(&f->selectors);
+		flags_free_list(&f->federates);
+		flags_free_list(&f->dns);
+		return rc;
+	}
+	return entry_write(f);
+}
+
 int
 cli_server_entry_create(int argc, char *argv[])
 {
 	struct entry_flags	f;
-	int			rc;
 	const struct flag	flags[] = {
-		{ "admin", FLAG_BOOL, &f.admin, "If set, the SPIFFE ID in "
-		    "this entry will be granted access to the SPIRE Server's "
-		    "management APIs" },
-		{ "data", FLAG_STRING, &f.data, "Path to a file containing "
-		    "registration JSON (optional). If set to '-', read the "
-		    "JSON from stdin." },
-		{ "dns", FLAG_LIST, &f.dns, "A DNS name that will be included "
-		    "in SVIDs issued based on this entry, where appropriate. "
-		    "Can be used more than once" },
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
-		{ "entryExpiry", FLAG_INT, &f.expiry, "An expiry, from epoch "
-		    "in seconds, for the resulting registration entry to be "
-		    "pruned" },
+		ENTRY_FLAGS_WRITE_HEAD(f),
 		{ "entryID", FLAG_STRING, &f.entry_id, "A custom ID for this "
 		    "registration entry (optional). If not set, a new entry "
 		    "ID will be generated" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain to federate with. Can be used more than "
-		    "once" },
-		{ "hint", FLAG_STRING, &f.hint, "The entry hint, used to "
-		    "disambiguate entries with the same SPIFFE ID" },
-		{ "jwtSVIDTTL", FLAG_INT, &f.jwt_ttl, "The lifetime, in "
-		    "seconds, for JWT-SVIDs issued based on this "
-		    "registration entry." },
+		ENTRY_FLAGS_WRITE_MID(f),
 		{ "node", FLAG_BOOL, &f.node, "If set, this entry will be "
 		    "applied to matching nodes rather than workloads" },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The SPIFFE ID of "
-		    "this record's parent" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID that "
-		    "this record represents" },
-		{ "storeSVID", FLAG_BOOL, &f.store_svid, "A boolean value "
-		    "that, when set, indicates that the resulting issued "
-		    "SVID from this entry must be stored through an "
-		    "SVIDStore plugin" },
-		{ "x509SVIDTTL", FLAG_INT, &f.x509_ttl, "The lifetime, in "
-		    "seconds, for x509-SVIDs issued based on this "
-		    "registration entry." },
+		ENTRY_FLAGS_WRITE_TAIL(f),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry create";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	rc = admin_parse(&f.c, flags, argc, argv);
-	if (rc != -1) {
-		flags_free_list(&f.selectors);
-		flags_free_list(&f.federates);
-		flags_free_list(&f.dns);
-		return rc;
-	}
-	return entry_write(&f);
+	return entry_write_cmd(&f, "entry create", 0, flags, argc, argv);
 }
 
 int
 cli_server_entry_update(int argc, char *argv[])
 {
 	struct entry_flags	f;
-	int			rc;
 	const struct flag	flags[] = {
-		{ "admin", FLAG_BOOL, &f.admin, "If set, the SPIFFE ID in "
-		    "this entry will be granted access to the SPIRE Server's "
-		    "management APIs" },
-		{ "data", FLAG_STRING, &f.data, "Path to a file containing "
-		    "registration JSON (optional). If set to '-', read the "
-		    "JSON from stdin." },
-		{ "dns", FLAG_LIST, &f.dns, "A DNS name that will be included "
-		    "in SVIDs issued based on this entry, where appropriate. "
-		    "Can be used more than once" },
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
-		{ "entryExpiry", FLAG_INT, &f.expiry, "An expiry, from epoch "
-		    "in seconds, for the resulting registration entry to be "
-		    "pruned" },
+		ENTRY_FLAGS_WRITE_HEAD(f),
 		{ "entryID", FLAG_STRING, &f.entry_id, "The Registration "
 		    "Entry ID of the record to update" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain to federate with. Can be used more than "
-		    "once" },
-		{ "hint", FLAG_STRING, &f.hint, "The entry hint, used to "
-		    "disambiguate entries with the same SPIFFE ID" },
-		{ "jwtSVIDTTL", FLAG_INT, &f.jwt_ttl, "The lifetime, in "
-		    "seconds, for JWT-SVIDs issued based on this "
-		    "registration entry." },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The SPIFFE ID of "
-		    "this record's parent" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID that "
-		    "this record represents" },
-		{ "storeSVID", FLAG_BOOL, &f.store_svid, "A boolean value "
-		    "that, when set, indicates that the resulting issued "
-		    "SVID from this entry must be stored through an "
-		    "SVIDStore plugin" },
-		{ "x509SVIDTTL", FLAG_INT, &f.x509_ttl, "The lifetime, in "
-		    "seconds, for x509-SVIDs issued based on this "
-		    "registration entry." },
+		ENTRY_FLAGS_WRITE_MID(f),
+		ENTRY_FLAGS_WRITE_TAIL(f),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry update";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	f.update = 1;
-	rc = admin_parse(&f.c, flags, argc, argv);
-	if (rc != -1) {
-		flags_free_list(&f.selectors);
-		flags_free_list(&f.federates);
-		flags_free_list(&f.dns);
-		return rc;
-	}
-	return entry_write(&f);
+	return entry_write_cmd(&f, "entry update", 1, flags, argc, argv);
 }
 
 /* The filter show and count send; strings come from the pool. */
@@ -907,13 +922,13 @@ entry_list(struct entry_filter_flags *f)
 	    spire_api_server_entry_v1_ListEntriesRequest_init_zero;
 	spire_api_server_entry_v1_GetEntryRequest	 greq =
 	    spire_api_server_entry_v1_GetEntryRequest_init_zero;
-	spire_api_server_entry_v1_ListEntriesResponse	*pages = NULL, *np;
+	LIST_PAGE					*pages = NULL;
 	spire_api_types_Entry				 one =
 	    spire_api_types_Entry_init_zero;
 	spire_api_types_Entry				**all = NULL;
 	struct admin_pool				 pool = { 0 };
+	void						*vpages = NULL;
 	char			 err[ENTRY_ERR_MAX];
-	char			*token = NULL;
 	size_t			 npages = 0, n = 0, i, j;
 	int			 rc = 1, have_one = 0;
 
@@ -951,31 +966,23 @@ entry_list(struct entry_filter_flags *f)
 		}
 		req.has_filter = true;
 		req.page_size = CLI_PAGE_SIZE_ENTRIES;
-		for (;;) {
-			if (npages >= CLI_PAGES_MAX) {
-				rc = output_errorf("error fetching entries: "
-				    "over %d pages", CLI_PAGES_MAX);
-				goto out;
-			}
-			np = mem_reallocarray(pages, npages + 1,
-			    sizeof(*pages));
-			if (np == NULL)
-				goto nomem;
-			pages = np;
-			memset(&pages[npages], 0, sizeof(pages[npages]));
-			req.page_token = token != NULL ? token : "";
-			if (admin_call(&f->c, ENTRY_SERVICE "ListEntries",
-			    NULL, 0, CLI_ADMIN_TIMEOUT_SEC, LIST_REQ, &req,
-			    LIST_RESP, &pages[npages], err,
-			    sizeof(err)) == -1) {
-				rc = output_errorf("error fetching entries: %s",
-				    err);
-				goto out;
-			}
-			token = pages[npages].next_page_token;
-			npages++;
-			if (token == NULL || *token == '\0')
-				break;
+		rc = admin_list_pages(&f->c, ENTRY_SERVICE "ListEntries",
+		    LIST_REQ, &req, &req.page_token, LIST_RESP,
+		    sizeof(*pages), offsetof(LIST_PAGE, next_page_token),
+		    &vpages, &npages, err, sizeof(err));
+		pages = vpages;
+		switch (rc) {
+		case 0:
+			break;
+		case ADMIN_LIST_TOO_MANY:
+			rc = output_errorf("error fetching entries: over %d "
+			    "pages", CLI_PAGES_MAX);
+			goto out;
+		case ADMIN_LIST_NOMEM:
+			goto nomem;
+		default:
+			rc = output_errorf("error fetching entries: %s", err);
+			goto out;
 		}
 		for (i = 0; i < npages; i++)
 			n += pages[i].entries_count;
@@ -1016,46 +1023,35 @@ out:
 	return rc;
 }
 
+/*
+ * Starts f for entry show or count (name) with SPIRE's defaults and parses
+ * argv against flags, whose rows point into f: admin_parse's result.
+ */
+static int
+entry_filter_parse(struct entry_filter_flags *f, const char *name,
+    const struct flag *flags, int argc, char *argv[])
+{
+	memset(f, 0, sizeof(*f));
+	f->c.name = name;
+	f->c.socket = ADMIN_SERVER_SOCKET;
+	f->match_selectors = f->match_federates = "superset";
+	return admin_parse(&f->c, flags, argc, argv);
+}
+
 int
 cli_server_entry_show(int argc, char *argv[])
 {
 	struct entry_filter_flags	f;
 	int				rc;
 	const struct flag		flags[] = {
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
+		ENTRY_FLAG_DOWNSTREAM(f),
 		{ "entryID", FLAG_STRING, &f.entry_id, "The Entry ID of the "
 		    "records to show" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain an entry is federate with. Can be used more "
-		    "than once" },
-		{ "hint", FLAG_STRING, &f.hint, "The Hint of the records to "
-		    "show (optional)" },
-		{ "matchFederatesWithOn", FLAG_STRING, &f.match_federates,
-		    "The match mode used when filtering by federates with. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		{ "matchSelectorsOn", FLAG_STRING, &f.match_selectors,
-		    "The match mode used when filtering by selectors. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The Parent ID of "
-		    "the records to show" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID of "
-		    "the records to show" },
+		ENTRY_FLAGS_FILTER(f, "show"),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry show";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	f.match_selectors = f.match_federates = "superset";
-	rc = admin_parse(&f.c, flags, argc, argv);
+	rc = entry_filter_parse(&f, "entry show", flags, argc, argv);
 	if (rc != -1) {
 		flags_free_list(&f.selectors);
 		flags_free_list(&f.federates);
@@ -1076,38 +1072,12 @@ cli_server_entry_count(int argc, char *argv[])
 	char						err[ENTRY_ERR_MAX];
 	int						rc;
 	const struct flag				flags[] = {
-		{ "downstream", FLAG_BOOL, &f.downstream, "A boolean value "
-		    "that, when set, indicates that the entry describes a "
-		    "downstream SPIRE server" },
-		{ "federatesWith", FLAG_LIST, &f.federates, "SPIFFE ID of a "
-		    "trust domain an entry is federate with. Can be used more "
-		    "than once" },
-		{ "hint", FLAG_STRING, &f.hint, "The Hint of the records to "
-		    "count (optional)" },
-		{ "matchFederatesWithOn", FLAG_STRING, &f.match_federates,
-		    "The match mode used when filtering by federates with. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		{ "matchSelectorsOn", FLAG_STRING, &f.match_selectors,
-		    "The match mode used when filtering by selectors. "
-		    "Options: exact, any, superset and subset (default "
-		    "\"superset\")" },
-		ADMIN_FLAG_OUTPUT(f.c),
-		{ "parentID", FLAG_STRING, &f.parent_id, "The Parent ID of "
-		    "the records to count" },
-		{ "selector", FLAG_LIST, &f.selectors, "A colon-delimited "
-		    "type:value selector. Can be used more than once" },
-		ADMIN_FLAG_SOCKET(f.c),
-		{ "spiffeID", FLAG_STRING, &f.spiffe_id, "The SPIFFE ID of "
-		    "the records to count" },
+		ENTRY_FLAG_DOWNSTREAM(f),
+		ENTRY_FLAGS_FILTER(f, "count"),
 		ADMIN_FLAG_END,
 	};
 
-	memset(&f, 0, sizeof(f));
-	f.c.name = "entry count";
-	f.c.socket = ADMIN_SERVER_SOCKET;
-	f.match_selectors = f.match_federates = "superset";
-	rc = admin_parse(&f.c, flags, argc, argv);
+	rc = entry_filter_parse(&f, "entry count", flags, argc, argv);
 	if (rc != -1)
 		goto out;
 	if (entry_filter(&f, &pool, &req.filter, err, sizeof(err)) == -1) {

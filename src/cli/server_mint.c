@@ -31,7 +31,19 @@
 #define SVID_SERVICE	"/spire.api.server.svid.v1.SVID/"
 #define MINT_PATH_MAX	4096	/* bytes of a path written to */
 
+/*
+ * The rows x509 mint and jwt mint share, for a struct admin_cmd c and the
+ * const char * id and ttl; kind, a string literal, names the SVID.
+ */
+#define MINT_FLAGS(c, id, ttl, kind)					\
+	ADMIN_FLAG_OUTPUT(c),						\
+	ADMIN_FLAG_SOCKET(c),						\
+	{ "spiffeID", FLAG_STRING, &(id), "SPIFFE ID of the " kind },	\
+	{ "ttl", FLAG_STRING, &(ttl), "TTL of the " kind }
+
 static int	mint_ttl(const char *, int64_t *, int32_t *);
+static int	mint_parse(struct admin_cmd *, const struct flag *, int,
+		    char *[], const char *const *, int64_t *, int32_t *);
 static int64_t	mint_now_ns(void);
 static void	mint_capped(const char *, int64_t, int64_t);
 static int	mint_pem_append(struct buf *, const char *, const uint8_t *,
@@ -73,6 +85,28 @@ mint_ttl(const char *s, int64_t *ms, int32_t *sec)
 	*ms = v;
 	*sec = (int32_t)secs;
 	return 0;
+}
+
+/*
+ * admin_parse, then the -ttl that flags stored at *ttl_s, as mint_ttl
+ * takes it. -1 to go on, else the exit status.
+ */
+static int
+mint_parse(struct admin_cmd *c, const struct flag *flags, int argc,
+    char *argv[], const char *const *ttl_s, int64_t *ms, int32_t *sec)
+{
+	int	rc;
+
+	rc = admin_parse(c, flags, argc, argv);
+	if (rc != -1)
+		return rc;
+	rc = mint_ttl(*ttl_s, ms, sec);
+	if (rc == -1) {
+		fprintf(stderr, "Usage of %s:\n", c->name);
+		flags_usage(flags);
+		return 2;
+	}
+	return rc == 0 ? -1 : rc;
 }
 
 static int64_t
@@ -208,34 +242,21 @@ cli_server_x509_mint(int argc, char *argv[])
 	const struct flag	 flags[] = {
 		{ "dns", FLAG_LIST, &dns, "DNS name that will be included in "
 		    "SVID. Can be used more than once." },
-		ADMIN_FLAG_OUTPUT(c),
-		ADMIN_FLAG_SOCKET(c),
-		{ "spiffeID", FLAG_STRING, &spiffe_id, "SPIFFE ID of the "
-		    "X509-SVID" },
-		{ "ttl", FLAG_STRING, &ttl_s, "TTL of the X509-SVID" },
+		MINT_FLAGS(c, spiffe_id, ttl_s, "X509-SVID"),
 		{ "write", FLAG_STRING, &write_dir, "Directory to write "
 		    "output to instead of stdout" },
 		ADMIN_FLAG_END,
 	};
 
-	memset(&c, 0, sizeof(c));
-	c.name = "x509 mint";
-	c.socket = ADMIN_SERVER_SOCKET;
 	buf_init(&svid_pem, CLI_FILE_MAX);
 	buf_init(&key_pem, CLI_FILE_MAX);
 	buf_init(&ca_pem, CLI_FILE_MAX);
-	rc = admin_parse(&c, flags, argc, argv);
+	memset(&c, 0, sizeof(c));
+	c.name = "x509 mint";
+	c.socket = ADMIN_SERVER_SOCKET;
+	rc = mint_parse(&c, flags, argc, argv, &ttl_s, &ttl_ms, &ttl);
 	if (rc != -1)
 		goto out;
-	rc = mint_ttl(ttl_s, &ttl_ms, &ttl);
-	if (rc != 0) {
-		if (rc == -1) {
-			fprintf(stderr, "Usage of %s:\n", c.name);
-			flags_usage(flags);
-			rc = 2;
-		}
-		goto out;
-	}
 	if (spiffe_id == NULL || *spiffe_id == '\0') {
 		rc = output_errorf("spiffeID must be specified");
 		goto out;
@@ -393,11 +414,7 @@ cli_server_jwt_mint(int argc, char *argv[])
 	const struct flag	 flags[] = {
 		{ "audience", FLAG_LIST, &aud, "Audience claim that will be "
 		    "included in the SVID. Can be used more than once." },
-		ADMIN_FLAG_OUTPUT(c),
-		ADMIN_FLAG_SOCKET(c),
-		{ "spiffeID", FLAG_STRING, &spiffe_id, "SPIFFE ID of the "
-		    "JWT-SVID" },
-		{ "ttl", FLAG_STRING, &ttl_s, "TTL of the JWT-SVID" },
+		MINT_FLAGS(c, spiffe_id, ttl_s, "JWT-SVID"),
 		{ "write", FLAG_STRING, &write_path, "File to write token to "
 		    "instead of stdout" },
 		ADMIN_FLAG_END,
@@ -406,18 +423,9 @@ cli_server_jwt_mint(int argc, char *argv[])
 	memset(&c, 0, sizeof(c));
 	c.name = "jwt mint";
 	c.socket = ADMIN_SERVER_SOCKET;
-	rc = admin_parse(&c, flags, argc, argv);
+	rc = mint_parse(&c, flags, argc, argv, &ttl_s, &ttl_ms, &ttl);
 	if (rc != -1)
 		goto out;
-	rc = mint_ttl(ttl_s, &ttl_ms, &ttl);
-	if (rc != 0) {
-		if (rc == -1) {
-			fprintf(stderr, "Usage of %s:\n", c.name);
-			flags_usage(flags);
-			rc = 2;
-		}
-		goto out;
-	}
 	if (spiffe_id == NULL || *spiffe_id == '\0') {
 		rc = output_errorf("spiffeID must be specified");
 		goto out;

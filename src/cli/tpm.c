@@ -180,11 +180,9 @@ cli_tpm_provision(int argc, char *argv[])
 		{ NULL, FLAG_BOOL, NULL, NULL },
 	};
 
-	n = flags_parse(flags, argc - 1, argv + 1);
-	if (n == FLAGS_HELP)
-		return 0;
-	if (n < 0 || n != argc - 1)
-		return 2;
+	n = flags_parse_only(flags, argc, argv);
+	if (n != -1)
+		return n;
 	if ((ca_cert == NULL) != (ca_key == NULL)) {
 		fprintf(stderr, "-caCert and -caKey go together\n");
 		return 2;

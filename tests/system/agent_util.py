@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import wait_for
-from spire import SpireServer, run
+from spire import (Daemon, SpireServer, healthcheck, join_token_line, run,
+                   write_agent_conf)
 
 TD = "example.org"
 # The server's entry cache reloads this often, so entries made with the
@@ -25,26 +26,42 @@ def x509pop_plugin(ca_path):
             '} }' % ca_path)
 
 
-class RealServer:
-    """A real spire-server v1.13.3 behind the fixture interface."""
+class ServerSide:
+    """The server side of a test behind that interface: a real
+    spire-server v1.13.3 (kind "spire") or spirelet's own server
+    (tests/system/server_util.py, kind "spirelet"), administered with
+    the real spire-server CLI either way."""
 
-    def __init__(self, spire, procs, workdir, sockdir, plugins="",
-                 x509_ttl="1h", ca_ttl="24h", name="spire-server"):
+    def __init__(self, kind, spire, procs, workdir, sockdir, spirelet=None,
+                 plugins="", x509_ttl="1h", ca_ttl="24h", name=None):
+        if kind == "spire":
+            self.srv = SpireServer(spire, procs, workdir, sockdir,
+                                   plugins=plugins, server_extra=FAST_SERVER,
+                                   x509_ttl=x509_ttl, ca_ttl=ca_ttl,
+                                   name=name or "spire-server")
+        elif kind == "spirelet":
+            from server_util import SpireletServer
+            self.srv = SpireletServer(spirelet, spire, procs, workdir,
+                                      sockdir, plugins=plugins,
+                                      x509_ttl=x509_ttl, ca_ttl=ca_ttl,
+                                      name=name or "spirelet-server")
+        else:
+            raise ValueError(kind)
+        self.kind = kind
         self.spire = spire
-        self.srv = SpireServer(spire, procs, workdir, sockdir,
-                               plugins=plugins, server_extra=FAST_SERVER,
-                               x509_ttl=x509_ttl, ca_ttl=ca_ttl, name=name)
         self.port = self.srv.port
         self.trust_domain = self.srv.trust_domain
-        self.kind = "spire"
 
     def start(self):
         self.srv.start()
         return self
 
     def stop(self):
-        if self.srv.proc is not None:
-            self.srv.proc.stop()
+        if self.srv.proc is not None and self.srv.proc.alive():
+            self.srv.stop()
+
+    def log(self):
+        return self.srv.log()
 
     def cli(self, *args, check=True):
         return self.srv.cli(*args, check=check)
@@ -65,108 +82,55 @@ class RealServer:
         self.cli("agent", "ban", "-spiffeID", spiffe_id)
 
 
-class SpireletServerSide(RealServer):
-    """spirelet's own server (tests/system/server_util.py) behind the
-    same interface, administered with the real spire-server CLI."""
-
-    def __init__(self, spirelet, spire, procs, workdir, sockdir,
-                 plugins="", x509_ttl="1h", ca_ttl="24h",
-                 name="spirelet-server"):
-        from server_util import SpireletServer
-        self.srv = SpireletServer(spirelet, spire, procs, workdir, sockdir,
-                                  plugins=plugins, x509_ttl=x509_ttl,
-                                  ca_ttl=ca_ttl, name=name)
-        self.port = self.srv.port
-        self.trust_domain = self.srv.trust_domain
-        self.kind = "spirelet"
-
-    def stop(self):
-        if self.srv.proc is not None and self.srv.proc.alive():
-            self.srv.stop()
-
-
 def make_server(kind, spire, procs, workdir, sockdir, spirelet=None, **kw):
     """The server side of a test: a real spire-server ("spire") or
     spirelet's own ("spirelet"), with the same methods."""
-    if kind == "spire":
-        return RealServer(spire, procs, workdir, sockdir, **kw)
-    if kind == "spirelet":
-        return SpireletServerSide(spirelet, spire, procs, workdir, sockdir,
-                                  **kw)
-    raise ValueError(kind)
+    return ServerSide(kind, spire, procs, workdir, sockdir,
+                      spirelet=spirelet, **kw)
 
 
-class Agent:
-    """spirelet's agent attesting to a server fixture."""
+class Agent(Daemon):
+    """spirelet's agent attesting to a server fixture (anything with
+    port, trust_domain and bundle_pem()); sync None leaves the agent's
+    default sync_interval."""
 
     def __init__(self, spirelet, spire, procs, workdir, sockdir, server,
                  join_token=None, plugins=None, extra="", name="agent",
                  sync="500ms", unix='WorkloadAttestor "unix" '
                  '{ plugin_data {} }', key_manager='KeyManager "disk" '
                  '{ plugin_data {} }', bundle_url=None, env=None):
+        Daemon.__init__(self, procs, workdir, sockdir, name)
         self.spirelet = spirelet
         self.spire = spire
-        self.procs = procs
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.socket = os.path.join(sockdir, name + ".sock")
         # Workloads of other users reach the socket too.
         os.chmod(sockdir, 0o755)
-        self.name = name
         self.server = server
         self.bundle = os.path.join(self.dir, "bootstrap.pem")
         with open(self.bundle, "w") as f:
             f.write(server.bundle_pem())
         if plugins is None:
             plugins = 'NodeAttestor "join_token" { plugin_data {} }'
+        if bundle_url:
+            bundle = 'trust_bundle_url = "%s"' % bundle_url
+        else:
+            bundle = 'trust_bundle_path = "%s"' % self.bundle
+        lines = [join_token_line(join_token), extra]
+        if sync is not None:
+            lines.insert(0, 'sync_interval = "%s"' % sync)
         self.conf = os.path.join(self.dir, "agent.conf")
-        with open(self.conf, "w") as f:
-            f.write("""agent {
-    data_dir = "%(dir)s/data"
-    log_level = "DEBUG"
-    server_address = "127.0.0.1"
-    server_port = "%(port)d"
-    socket_path = "%(sock)s"
-    %(bundle)s
-    trust_domain = "%(td)s"
-    sync_interval = "%(sync)s"
-    %(token)s
-    %(extra)s
-}
-plugins {
-    %(plugins)s
-    %(km)s
-    %(unix)s
-}
-""" % {"dir": self.dir, "port": server.port, "sock": self.socket,
-                "bundle": ('trust_bundle_url = "%s"' % bundle_url)
-                if bundle_url else ('trust_bundle_path = "%s"' %
-                                    self.bundle),
-                "td": server.trust_domain,
-                "sync": sync, "extra": extra, "plugins": plugins,
-                "km": key_manager, "unix": unix,
-                "token": ('join_token = "%s"' % join_token)
-                if join_token else ""})
-        self.proc = None
+        write_agent_conf(self.conf, self.dir, server.port, self.socket,
+                         server.trust_domain, bundle,
+                         "\n    ".join((plugins, key_manager, unix)),
+                         "\n    ".join(lines))
         self.env = env
 
     def start(self, wait=True):
-        self.proc = self.procs([self.spirelet, "agent", "run", "-config",
-                                self.conf], name=self.name, env=self.env)
-        if wait:
-            wait_for(self.healthy, 30, "spirelet agent healthy", self.proc)
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            return self.proc.stop()
-
-    def log(self):
-        return self.proc.output() if self.proc else ""
+        return self._start([self.spirelet, "agent", "run", "-config",
+                            self.conf], 30, "spirelet agent healthy",
+                           wait=wait, env=self.env)
 
     def healthy(self):
-        return run([self.spire.agent, "healthcheck", "-socketPath",
-                    self.socket], check=False).returncode == 0
+        return healthcheck(self.spire.agent, self.socket)
 
     def fetch_x509(self, outdir=None, check=False, timeout=5, user=None):
         argv = [self.spire.agent, "api", "fetch", "x509", "-socketPath",

@@ -17,8 +17,11 @@ import shutil
 
 import pytest
 
-from conftest import Proc, build_path, free_port, wait_for
-from spire import SpireAgent, SpireServer, spire_bin_dir, SpireBins
+from agent_util import Agent
+from conftest import Procs, build_path, wait_for
+from server_util import SpireletServer
+from spire import (SpireAgent, SpireBins, SpireServer, entry_id_of,
+                   spire_bin_dir)
 
 TRUST_DOMAIN = "example.org"
 NODE_ID = "spiffe://example.org/node"
@@ -52,113 +55,6 @@ class Tool:
         return r
 
 
-class ModuleProcs:
-    """The conftest procs fixture for a whole module: every process is
-    stopped at the module's end, pass or fail, and its log printed when a
-    test of the module failed."""
-
-    def __init__(self, d):
-        self.dir = d
-        self.started = []
-
-    def __call__(self, argv, name=None, env=None, cwd=None):
-        name = name or os.path.basename(argv[0])
-        p = Proc(argv, os.path.join(self.dir, name + ".log"), env=env,
-                 cwd=cwd)
-        self.started.append(p)
-        return p
-
-    def stop_all(self, failed):
-        for p in self.started:
-            p.stop()
-        if failed:
-            for p in self.started:
-                print("---- log of %s ----" % " ".join(p.argv))
-                print(p.output()[-6000:])
-
-
-class SpireletServer:
-    """spirelet server with SPIRE's server.conf minus the DataStore block
-    (the store is built in)."""
-
-    def __init__(self, spirelet, procs, workdir, sockdir, name="sl-server"):
-        self.spirelet = spirelet
-        self.procs = procs
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.socket = os.path.join(sockdir, name + ".sock")
-        self.port = free_port()
-        self.trust_domain = TRUST_DOMAIN
-        self.name = name
-        self.conf = os.path.join(self.dir, "server.conf")
-        with open(self.conf, "w") as f:
-            f.write("""server {
-    bind_address = "127.0.0.1"
-    bind_port = "%(port)d"
-    socket_path = "%(sock)s"
-    trust_domain = "%(td)s"
-    data_dir = "%(dir)s/data"
-    log_level = "DEBUG"
-}
-plugins {
-    KeyManager "disk" { plugin_data { keys_path = "%(dir)s/data/keys.json" } }
-    NodeAttestor "join_token" { plugin_data {} }
-}
-""" % {"port": self.port, "sock": self.socket, "td": TRUST_DOMAIN,
-                "dir": self.dir})
-
-    def start(self):
-        self.proc = self.procs([self.spirelet, "server", "run", "-config",
-                                self.conf], name=self.name)
-        wait_for(lambda: run([self.spirelet, "server", "healthcheck",
-                              "-socketPath", self.socket]).returncode == 0,
-                 30, "spirelet server healthy", self.proc)
-        return self
-
-
-class SpireletAgent:
-    """spirelet agent with SPIRE's agent.conf."""
-
-    def __init__(self, spirelet, procs, workdir, sockdir, server_port,
-                 bundle_pem, join_token, name="sl-agent"):
-        self.spirelet = spirelet
-        self.procs = procs
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.socket = os.path.join(sockdir, name + ".sock")
-        self.name = name
-        bundle = os.path.join(self.dir, "bootstrap.pem")
-        with open(bundle, "w") as f:
-            f.write(bundle_pem)
-        self.conf = os.path.join(self.dir, "agent.conf")
-        with open(self.conf, "w") as f:
-            f.write("""agent {
-    data_dir = "%(dir)s/data"
-    log_level = "DEBUG"
-    server_address = "127.0.0.1"
-    server_port = "%(port)d"
-    socket_path = "%(sock)s"
-    trust_bundle_path = "%(bundle)s"
-    trust_domain = "%(td)s"
-    join_token = "%(token)s"
-}
-plugins {
-    NodeAttestor "join_token" { plugin_data {} }
-    KeyManager "disk" { plugin_data { directory = "%(dir)s/data" } }
-    WorkloadAttestor "unix" { plugin_data {} }
-}
-""" % {"dir": self.dir, "port": server_port, "sock": self.socket,
-                "bundle": bundle, "td": TRUST_DOMAIN, "token": join_token})
-
-    def start(self):
-        self.proc = self.procs([self.spirelet, "agent", "run", "-config",
-                                self.conf], name=self.name)
-        wait_for(lambda: run([self.spirelet, "agent", "healthcheck",
-                              "-socketPath", self.socket]).returncode == 0,
-                 30, "spirelet agent healthy", self.proc)
-        return self
-
-
 def make_fed_ca(d):
     """A CA certificate of another trust domain, made here."""
     key = os.path.join(d, "fed.key")
@@ -188,8 +84,9 @@ class World:
             self.server = SpireServer(bins, procs, os.path.join(d, "srv"),
                                       sockdir, name="srv").start()
         else:
-            self.server = SpireletServer(spirelet, procs,
+            self.server = SpireletServer(spirelet, bins, procs,
                                          os.path.join(d, "srv"), sockdir,
+                                         trust_domain=TRUST_DOMAIN,
                                          name="srv").start()
         sock = self.server.socket
         self.go = Tool([bins.server], sock)
@@ -219,16 +116,20 @@ class World:
         return re.search(r"Token: (\S+)", out).group(1)
 
     def start_agent(self, name, token):
-        bundle = self.go.ok("bundle", "show").stdout
         if self.backend == "spire":
             a = SpireAgent(self.bins, self.procs,
                            os.path.join(self.dir, name), self.sockdir,
-                           self.server.port, bundle, join_token=token,
-                           name=name)
+                           self.server.port, self.go.ok("bundle",
+                                                        "show").stdout,
+                           join_token=token, name=name)
         else:
-            a = SpireletAgent(self.spirelet, self.procs,
-                              os.path.join(self.dir, name), self.sockdir,
-                              self.server.port, bundle, token, name=name)
+            # SPIRE's agent.conf: the default sync_interval, keys on disk.
+            a = Agent(self.spirelet, self.bins, self.procs,
+                      os.path.join(self.dir, name), self.sockdir,
+                      self.server, join_token=token, name=name, sync=None,
+                      key_manager='KeyManager "disk" { plugin_data { '
+                      'directory = "%s/data" } }'
+                      % os.path.join(self.dir, name))
         a.start()
         if self.backend == "spirelet":
             r = run([self.spirelet, "agent", "api", "fetch", "-socketPath",
@@ -237,11 +138,7 @@ class World:
                 pytest.skip("spirelet agent has no Workload API yet")
         return a
 
-    @staticmethod
-    def entry_id(out):
-        m = re.search(r"Entry ID\s*:\s*(\S+)", out)
-        assert m, out
-        return m.group(1)
+    entry_id = staticmethod(entry_id_of)
 
 
 def world_fixture(request, tmp_path_factory):
@@ -251,7 +148,7 @@ def world_fixture(request, tmp_path_factory):
     bins = SpireBins(spire_bin_dir())
     d = str(tmp_path_factory.mktemp("world-" + request.param))
     sockdir = tempfile.mkdtemp(prefix="sp-", dir="/tmp")
-    procs = ModuleProcs(d)
+    procs = Procs(d, tail=6000)
     failed = request.session.testsfailed
     try:
         yield World(request.param, bins, spirelet, procs, d, sockdir)

@@ -80,26 +80,41 @@ class Proc:
         return self.p.returncode
 
 
+class Procs:
+    """Processes started for a test (the procs fixture) or a whole module
+    (cli_util), each logging to d/NAME.log. stop_all stops every one and,
+    when the test or module failed, prints the last tail characters of
+    each log."""
+
+    def __init__(self, d, tail=8000):
+        self.dir = d
+        self.tail = tail
+        self.started = []
+
+    def __call__(self, argv, name=None, env=None, cwd=None):
+        name = name or os.path.basename(argv[0])
+        p = Proc(argv, os.path.join(self.dir, name + ".log"), env=env,
+                 cwd=cwd)
+        self.started.append(p)
+        return p
+
+    def stop_all(self, failed):
+        for p in self.started:
+            p.stop()
+        if failed:
+            for p in self.started:
+                print("---- log of %s ----" % " ".join(p.argv))
+                print(p.output()[-self.tail:])
+
+
 @pytest.fixture
 def procs(tmp_path, request):
     """Starts processes and always stops them; prints their logs on
     failure."""
-    started = []
-
-    def start(argv, name=None, env=None, cwd=None):
-        name = name or os.path.basename(argv[0])
-        p = Proc(argv, str(tmp_path / (name + ".log")), env=env, cwd=cwd)
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        p.stop()
+    started = Procs(str(tmp_path))
+    yield started
     rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for p in started:
-            print("---- log of %s ----" % " ".join(p.argv))
-            print(p.output()[-8000:])
+    started.stop_all(rep is not None and rep.failed)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

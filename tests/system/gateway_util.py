@@ -14,12 +14,12 @@ import re
 import subprocess
 import time
 
+from agent_util import ServerSide
 from conftest import free_port, wait_for
-from spire import SpireServer, run
+from spire import Daemon, ServerCli, healthcheck, run
 
 TD = "example.org"
 UID = os.getuid()
-FAST = 'experimental { cache_reload_interval = "200ms" }'
 
 
 def x509pop_server_plugin(ca_path):
@@ -61,51 +61,21 @@ def openssl(*args, cwd=None, check=True, timeout=30, input=None):
     return r.stdout
 
 
-class Root:
+class Root(ServerSide):
     """The parent: a real spire-server (kind "spire") or spirelet's
     server ("spirelet"), with the fixture interface of agent_util."""
 
     def __init__(self, spire, procs, workdir, sockdir, kind="spire",
                  spirelet=None, ca_ttl="1h", x509_ttl="1m", plugins="",
                  name="root"):
-        self.kind = kind
-        self.spire = spire
-        if kind == "spire":
-            self.srv = SpireServer(spire, procs, workdir, sockdir,
-                                   plugins=plugins, server_extra=FAST,
-                                   ca_ttl=ca_ttl, x509_ttl=x509_ttl,
-                                   name=name)
-        else:
-            from server_util import SpireletServer
-            self.srv = SpireletServer(spirelet, spire, procs, workdir,
-                                      sockdir, plugins=plugins,
-                                      ca_ttl=ca_ttl, x509_ttl=x509_ttl,
-                                      name=name)
-        self.port = self.srv.port
-        self.trust_domain = TD
-
-    def start(self):
-        self.srv.start()
-        return self
+        ServerSide.__init__(self, kind, spire, procs, workdir, sockdir,
+                            spirelet=spirelet, plugins=plugins,
+                            x509_ttl=x509_ttl, ca_ttl=ca_ttl, name=name)
 
     def stop(self):
+        """SIGTERM, and SIGKILL after 10 s, whichever the kind."""
         if self.srv.proc is not None and self.srv.proc.alive():
             self.srv.proc.stop()
-
-    def cli(self, *args, check=True):
-        return self.srv.cli(*args, check=check)
-
-    def bundle_pem(self):
-        return self.srv.bundle_pem()
-
-    def token(self, spiffe_id=None, ttl=600):
-        return self.srv.token(spiffe_id, ttl)
-
-    def entry_create(self, parent, spiffe_id, selectors, *extra):
-        return self.srv.entry_create(parent, spiffe_id, selectors, *extra)
-
-    def log(self):
-        return self.srv.proc.output()
 
 
 class LinkJoinToken:
@@ -145,22 +115,20 @@ class LinkX509pop:
                    os.path.join(str(self.pki), "dev.pem")))
 
 
-class Gateway:
+class Gateway(Daemon, ServerCli):
     """`spirelet run` nested under root: server, the agent for this
     host's workloads, and the link to the parent, in one process."""
 
     def __init__(self, spirelet, spire, procs, workdir, sockdir, root,
                  link, ca_ttl="10m", x509_ttl="1m", name="gateway",
                  server_plugins="", extra=""):
+        Daemon.__init__(self, procs, workdir, sockdir, name,
+                        socket=name + "-srv.sock")
         self.spirelet = spirelet
         self.spire = spire
-        self.procs = procs
+        self.server_cli = spire.server
         self.root = root
         self.link = link
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.name = name
-        self.socket = os.path.join(sockdir, name + "-srv.sock")
         self.agent_socket = os.path.join(sockdir, name + "-wl.sock")
         os.chmod(sockdir, 0o755)
         self.port = free_port()
@@ -208,55 +176,17 @@ upstream_agent {
                 "rport": root.port, "plugins": server_plugins,
                 "asock": self.agent_socket, "bundle": bundle,
                 "link": link.conf()})
-        self.proc = None
 
     def start(self, wait=True, log_name=None):
-        self.proc = self.procs([self.spirelet, "run", "-config", self.conf],
-                               name=log_name or self.name)
+        self._start([self.spirelet, "run", "-config", self.conf], 60,
+                    "gateway server healthy", wait=wait, name=log_name)
         if wait:
-            wait_for(self.healthy, 60, "gateway server healthy", self.proc)
             wait_for(self.agent_healthy, 60, "gateway agent healthy",
                      self.proc)
         return self
 
-    def stop(self):
-        if self.proc is not None:
-            return self.proc.stop()
-
-    def log(self):
-        return self.proc.output() if self.proc else ""
-
-    def healthy(self):
-        return run([self.spire.server, "healthcheck", "-socketPath",
-                    self.socket], check=False).returncode == 0
-
     def agent_healthy(self):
-        return run([self.spire.agent, "healthcheck", "-socketPath",
-                    self.agent_socket], check=False).returncode == 0
-
-    def cli(self, *args, check=True):
-        return run([self.spire.server, *args, "-socketPath", self.socket],
-                   check=check)
-
-    def bundle_pem(self):
-        return self.cli("bundle", "show").stdout
-
-    def token(self, spiffe_id=None, ttl=600):
-        args = ["token", "generate", "-ttl", str(ttl)]
-        if spiffe_id:
-            args += ["-spiffeID", spiffe_id]
-        m = re.search(r"Token: (\S+)", self.cli(*args).stdout)
-        return m.group(1)
-
-    def entry_create(self, parent, spiffe_id, selectors, *extra):
-        args = ["entry", "create", "-parentID", parent, "-spiffeID",
-                spiffe_id]
-        for s in selectors:
-            args += ["-selector", s]
-        out = self.cli(*args, *extra).stdout
-        m = re.search(r"Entry ID\s*:\s*(\S+)", out)
-        assert m, out
-        return m.group(1)
+        return healthcheck(self.spire.agent, self.agent_socket)
 
 
 class Workload:

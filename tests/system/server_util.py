@@ -8,11 +8,11 @@ import os
 import re
 import subprocess
 
-from conftest import free_port, wait_for
-from spire import run
+from conftest import free_port
+from spire import Daemon, ServerCli, write_server_conf
 
 
-class SpireletServer:
+class SpireletServer(Daemon, ServerCli):
     """`spirelet server run` on loopback with join_token (and whatever
     plugins are given), administered with the real spire-server CLI."""
 
@@ -20,84 +20,28 @@ class SpireletServer:
                  trust_domain="example.org", plugins="", server_extra="",
                  ca_ttl="24h", x509_ttl="1h", keymanager=None,
                  name="spirelet-server", port=None):
+        Daemon.__init__(self, procs, workdir, sockdir, name)
         self.spirelet = spirelet
         self.bins = bins
-        self.procs = procs
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.socket = os.path.join(sockdir, name + ".sock")
+        self.server_cli = bins.server
         self.port = port or free_port()
         self.trust_domain = trust_domain
-        self.name = name
         self.conf = os.path.join(self.dir, "server.conf")
         if keymanager is None:
             keymanager = ('KeyManager "disk" { plugin_data { keys_path = '
                           '"%s/data/keys.json" } }' % self.dir)
-        with open(self.conf, "w") as f:
-            f.write("""server {
-    bind_address = "127.0.0.1"
-    bind_port = "%(port)d"
-    socket_path = "%(sock)s"
-    trust_domain = "%(td)s"
-    data_dir = "%(dir)s/data"
-    log_level = "DEBUG"
-    ca_ttl = "%(ca_ttl)s"
-    default_x509_svid_ttl = "%(x509_ttl)s"
-    %(extra)s
-}
-plugins {
-    %(km)s
+        write_server_conf(self.conf, self.port, self.socket, trust_domain,
+                          self.dir, """%s
     NodeAttestor "join_token" { plugin_data {} }
-    %(plugins)s
-}
-""" % {"port": self.port, "sock": self.socket, "td": trust_domain,
-                "dir": self.dir, "extra": server_extra, "plugins": plugins,
-                "ca_ttl": ca_ttl, "x509_ttl": x509_ttl, "km": keymanager})
-        self.proc = None
+    %s""" % (keymanager, plugins), ca_ttl, x509_ttl, server_extra)
 
     def start(self):
-        self.proc = self.procs([self.spirelet, "server", "run", "-config",
-                                self.conf], name=self.name)
-        wait_for(self.healthy, 30, "spirelet server healthy", self.proc)
-        return self
+        return self._start([self.spirelet, "server", "run", "-config",
+                            self.conf], 30, "spirelet server healthy")
 
     def stop(self):
         self.proc.p.terminate()
         self.proc.p.wait(timeout=20)
-
-    def healthy(self):
-        return run([self.bins.server, "healthcheck", "-socketPath",
-                    self.socket], check=False).returncode == 0
-
-    def log(self):
-        return self.proc.output()
-
-    def cli(self, *args, check=True):
-        """The real spire-server CLI against our admin socket."""
-        return run([self.bins.server, *args, "-socketPath", self.socket],
-                   check=check)
-
-    def token(self, spiffe_id=None, ttl=600):
-        args = ["token", "generate", "-ttl", str(ttl)]
-        if spiffe_id:
-            args += ["-spiffeID", spiffe_id]
-        out = self.cli(*args).stdout
-        m = re.search(r"Token: (\S+)", out)
-        assert m, out
-        return m.group(1)
-
-    def bundle_pem(self):
-        return self.cli("bundle", "show").stdout
-
-    def entry_create(self, parent, spiffe_id, selectors, *extra):
-        args = ["entry", "create", "-parentID", parent, "-spiffeID",
-                spiffe_id]
-        for s in selectors:
-            args += ["-selector", s]
-        out = self.cli(*args, *extra).stdout
-        m = re.search(r"Entry ID\s*:\s*(\S+)", out)
-        assert m, out
-        return m.group(1)
 
     def agents(self):
         out = self.cli("agent", "list").stdout

@@ -101,66 +101,57 @@ def run(argv, check=True, timeout=60, **kw):
     return r
 
 
-class SpireServer:
-    """A real spire-server on loopback with an sqlite datastore, a disk
-    key manager and the join_token node attestor (more plugin blocks may
-    be given in plugins)."""
+def entry_id_of(out):
+    """The ID in `entry create` or `entry show` output."""
+    m = re.search(r"Entry ID\s*:\s*(\S+)", out)
+    assert m, out
+    return m.group(1)
 
-    def __init__(self, bins, procs, workdir, sockdir, trust_domain=
-                 "example.org", plugins="", server_extra="",
-                 ca_ttl="24h", x509_ttl="1h", name="spire-server"):
-        self.bins = bins
+
+class Daemon:
+    """A server or agent a test runs through the procs fixture, in its
+    own directory (dir) with its API on a socket in sockdir. Subclasses
+    give healthy() and start() through _start()."""
+
+    def __init__(self, procs, workdir, sockdir, name, socket=None):
         self.procs = procs
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
-        self.socket = os.path.join(sockdir, name + ".sock")
-        self.port = free_port()
-        self.trust_domain = trust_domain
         self.name = name
-        self.conf = os.path.join(self.dir, "server.conf")
-        with open(self.conf, "w") as f:
-            f.write("""server {
-    bind_address = "127.0.0.1"
-    bind_port = "%(port)d"
-    socket_path = "%(sock)s"
-    trust_domain = "%(td)s"
-    data_dir = "%(dir)s/data"
-    log_level = "DEBUG"
-    ca_ttl = "%(ca_ttl)s"
-    default_x509_svid_ttl = "%(x509_ttl)s"
-    %(extra)s
-}
-plugins {
-    DataStore "sql" {
-        plugin_data {
-            database_type = "sqlite3"
-            connection_string = "%(dir)s/data/datastore.sqlite3"
-        }
-    }
-    KeyManager "disk" {
-        plugin_data { keys_path = "%(dir)s/data/keys.json" }
-    }
-    NodeAttestor "join_token" { plugin_data {} }
-    %(plugins)s
-}
-""" % {"port": self.port, "sock": self.socket, "td": trust_domain,
-                "dir": self.dir, "extra": server_extra, "plugins": plugins,
-                "ca_ttl": ca_ttl, "x509_ttl": x509_ttl})
+        self.socket = os.path.join(sockdir, socket or name + ".sock")
         self.proc = None
 
-    def start(self):
-        self.proc = self.procs([self.bins.server, "run", "-config",
-                                self.conf], name=self.name)
-        wait_for(self.healthy, 60, "spire-server healthy", self.proc)
+    def _start(self, argv, timeout, what, wait=True, env=None, name=None):
+        """Runs argv, then waits until healthy() unless wait is false."""
+        self.proc = self.procs(argv, name=name or self.name, env=env)
+        if wait:
+            wait_for(self.healthy, timeout, what, self.proc)
         return self
 
+    def stop(self):
+        if self.proc is not None:
+            return self.proc.stop()
+
+    def log(self):
+        return self.proc.output() if self.proc else ""
+
+
+def healthcheck(binary, socket):
+    """`spire-server healthcheck` or `spire-agent healthcheck` passes."""
+    return run([binary, "healthcheck", "-socketPath", socket],
+               check=False).returncode == 0
+
+
+class ServerCli:
+    """A server's admin side through the real spire-server CLI
+    (self.server_cli) on self.socket, whichever server serves it."""
+
     def healthy(self):
-        return run([self.bins.server, "healthcheck", "-socketPath",
-                    self.socket], check=False).returncode == 0
+        return healthcheck(self.server_cli, self.socket)
 
     def cli(self, *args, check=True):
         """spire-server <args...> -socketPath <ours>."""
-        return run([self.bins.server, *args, "-socketPath", self.socket],
+        return run([self.server_cli, *args, "-socketPath", self.socket],
                    check=check)
 
     def token(self, spiffe_id=None, ttl=600):
@@ -180,13 +171,96 @@ plugins {
                 spiffe_id]
         for s in selectors:
             args += ["-selector", s]
-        out = self.cli(*args, *extra).stdout
-        m = re.search(r"Entry ID\s*:\s*(\S+)", out)
-        assert m, out
-        return m.group(1)
+        return entry_id_of(self.cli(*args, *extra).stdout)
 
 
-class SpireAgent:
+def write_server_conf(path, port, socket, trust_domain, data_dir, plugins,
+                      ca_ttl="24h", x509_ttl="1h", extra=""):
+    """A server.conf on loopback, logging at DEBUG, its data in
+    data_dir/data, with the plugin blocks given."""
+    with open(path, "w") as f:
+        f.write("""server {
+    bind_address = "127.0.0.1"
+    bind_port = "%(port)d"
+    socket_path = "%(sock)s"
+    trust_domain = "%(td)s"
+    data_dir = "%(dir)s/data"
+    log_level = "DEBUG"
+    ca_ttl = "%(ca_ttl)s"
+    default_x509_svid_ttl = "%(x509_ttl)s"
+    %(extra)s
+}
+plugins {
+    %(plugins)s
+}
+""" % {"port": port, "sock": socket, "td": trust_domain, "dir": data_dir,
+       "extra": extra, "plugins": plugins, "ca_ttl": ca_ttl,
+       "x509_ttl": x509_ttl})
+
+
+def write_agent_conf(path, data_dir, server_port, socket, trust_domain,
+                     bundle, plugins, extra=""):
+    """An agent.conf for a server on loopback, logging at DEBUG, its data
+    in data_dir/data; bundle is the trust_bundle_* line, plugins the
+    plugin blocks, extra more lines of the agent block."""
+    with open(path, "w") as f:
+        f.write("""agent {
+    data_dir = "%(dir)s/data"
+    log_level = "DEBUG"
+    server_address = "127.0.0.1"
+    server_port = "%(port)d"
+    socket_path = "%(sock)s"
+    %(bundle)s
+    trust_domain = "%(td)s"
+    %(extra)s
+}
+plugins {
+    %(plugins)s
+}
+""" % {"dir": data_dir, "port": server_port, "sock": socket,
+       "bundle": bundle, "td": trust_domain, "extra": extra,
+       "plugins": plugins})
+
+
+def join_token_line(join_token):
+    """The agent block's join_token line, empty for None."""
+    return ('join_token = "%s"' % join_token) if join_token else ""
+
+
+class SpireServer(Daemon, ServerCli):
+    """A real spire-server on loopback with an sqlite datastore, a disk
+    key manager and the join_token node attestor (more plugin blocks may
+    be given in plugins)."""
+
+    def __init__(self, bins, procs, workdir, sockdir, trust_domain=
+                 "example.org", plugins="", server_extra="",
+                 ca_ttl="24h", x509_ttl="1h", name="spire-server"):
+        Daemon.__init__(self, procs, workdir, sockdir, name)
+        self.bins = bins
+        self.server_cli = bins.server
+        self.port = free_port()
+        self.trust_domain = trust_domain
+        self.conf = os.path.join(self.dir, "server.conf")
+        write_server_conf(self.conf, self.port, self.socket, trust_domain,
+                          self.dir, """DataStore "sql" {
+        plugin_data {
+            database_type = "sqlite3"
+            connection_string = "%(dir)s/data/datastore.sqlite3"
+        }
+    }
+    KeyManager "disk" {
+        plugin_data { keys_path = "%(dir)s/data/keys.json" }
+    }
+    NodeAttestor "join_token" { plugin_data {} }
+    %(plugins)s""" % {"dir": self.dir, "plugins": plugins}, ca_ttl,
+                          x509_ttl, server_extra)
+
+    def start(self):
+        return self._start([self.bins.server, "run", "-config",
+                            self.conf], 60, "spire-server healthy")
+
+
+class SpireAgent(Daemon):
     """A real spire-agent attesting to server_port with a join token (or
     the node attestor plugin given), serving the Workload API on a
     socket of its own."""
@@ -194,51 +268,27 @@ class SpireAgent:
     def __init__(self, bins, procs, workdir, sockdir, server_port,
                  bundle_pem, trust_domain="example.org", join_token=None,
                  plugins=None, agent_extra="", name="spire-agent"):
+        Daemon.__init__(self, procs, workdir, sockdir, name)
         self.bins = bins
-        self.procs = procs
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.socket = os.path.join(sockdir, name + ".sock")
-        self.name = name
         bundle = os.path.join(self.dir, "bootstrap.pem")
         with open(bundle, "w") as f:
             f.write(bundle_pem)
         if plugins is None:
             plugins = 'NodeAttestor "join_token" { plugin_data {} }'
         self.conf = os.path.join(self.dir, "agent.conf")
-        with open(self.conf, "w") as f:
-            f.write("""agent {
-    data_dir = "%(dir)s/data"
-    log_level = "DEBUG"
-    server_address = "127.0.0.1"
-    server_port = "%(port)d"
-    socket_path = "%(sock)s"
-    trust_bundle_path = "%(bundle)s"
-    trust_domain = "%(td)s"
-    %(token)s
-    %(extra)s
-}
-plugins {
-    %(plugins)s
-    KeyManager "disk" { plugin_data { directory = "%(dir)s/data" } }
-    WorkloadAttestor "unix" { plugin_data {} }
-}
-""" % {"dir": self.dir, "port": server_port, "sock": self.socket,
-                "bundle": bundle, "td": trust_domain,
-                "token": ('join_token = "%s"' % join_token)
-                if join_token else "", "extra": agent_extra,
-                "plugins": plugins})
-        self.proc = None
+        write_agent_conf(
+            self.conf, self.dir, server_port, self.socket, trust_domain,
+            'trust_bundle_path = "%s"' % bundle, """%s
+    KeyManager "disk" { plugin_data { directory = "%s/data" } }
+    WorkloadAttestor "unix" { plugin_data {} }""" % (plugins, self.dir),
+            join_token_line(join_token) + "\n    " + agent_extra)
 
     def start(self):
-        self.proc = self.procs([self.bins.agent, "run", "-config",
-                                self.conf], name=self.name)
-        wait_for(self.healthy, 60, "spire-agent healthy", self.proc)
-        return self
+        return self._start([self.bins.agent, "run", "-config", self.conf],
+                           60, "spire-agent healthy")
 
     def healthy(self):
-        return run([self.bins.agent, "healthcheck", "-socketPath",
-                    self.socket], check=False).returncode == 0
+        return healthcheck(self.bins.agent, self.socket)
 
     def fetch_x509(self, outdir, socket=None, check=True):
         return run([self.bins.agent, "api", "fetch", "x509",

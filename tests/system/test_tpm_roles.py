@@ -19,7 +19,7 @@ import re
 import signal
 import time
 
-from agent_util import TD, Agent, RealServer
+from agent_util import TD, Agent, make_server
 from conftest import wait_for
 from server_util import SpireletServer
 from spire import SpireAgent, run, sockdir, spire  # noqa: F401 (fixtures)
@@ -56,9 +56,9 @@ def test_our_agent_with_tpm_devid_and_tpm_key_to_real_spire_server(
         spire, procs, sockdir, tmp_path, swtpm, tpm_state, spirelet):
     ca_pem, ca_key = lab_ca(str(tmp_path))
     devid = DevID(spirelet, swtpm.tcti, str(tmp_path), ca_pem, ca_key)
-    srv = RealServer(spire, procs, tmp_path / "srv", sockdir,
-                     plugins=td_plugin_server(ca_pem, tpm_state.ek_ca_pem)
-                     ).start()
+    srv = make_server("spire", spire, procs, tmp_path / "srv", sockdir,
+                      plugins=td_plugin_server(ca_pem, tpm_state.ek_ca_pem)
+                      ).start()
     agent = Agent(spirelet, spire, procs, tmp_path / "agent", sockdir, srv,
                   plugins=td_plugin_agent(devid, swtpm.sock),
                   key_manager=km_tpm(swtpm.sock)).start()

@@ -40,6 +40,8 @@
 static struct tpm	*open_tpm(const char *);
 static void		 hex_print(const char *, const uint8_t *, size_t);
 static int		 sign_verify(struct key *);
+static struct key	*load_key(struct tpm *, const char *);
+static void		 spki_print(struct key *);
 static int		 cmd_keygen(int, char **);
 static int		 cmd_sign(int, char **);
 static int		 cmd_persist(int, char **);
@@ -104,14 +106,37 @@ sign_verify(struct key *k)
 	return 0;
 }
 
+/* The key saved at path, loaded into t; NULL after saying why. */
+static struct key *
+load_key(struct tpm *t, const char *path)
+{
+	struct key	*k;
+	enum key_err	 e;
+
+	k = key_tpm_load_file(t, path, NULL, &e);
+	if (k == NULL)
+		fprintf(stderr, "key_tpm_load_file: %s\n", key_strerror(e));
+	return k;
+}
+
+/* The "spki HEX" line of k's public key. */
+static void
+spki_print(struct key *k)
+{
+	const uint8_t	*spki;
+	size_t		 n;
+
+	spki = key_spki(k, &n);
+	hex_print("spki", spki, n);
+}
+
 static int
 cmd_keygen(int argc, char **argv)
 {
 	struct tpm	*t;
 	struct key	*k;
-	const uint8_t	*spki;
 	uint8_t		*pkcs8 = NULL;
-	size_t		 n, plen;
+	size_t		 plen;
 	enum key_err	 e;
 	int		 rc = 1;
 
@@ -136,8 +161,7 @@ cmd_keygen(int argc, char **argv)
 	}
 	if (sign_verify(k) == -1)
 		goto out;
-	spki = key_spki(k, &n);
-	hex_print("spki", spki, n);
+	spki_print(k);
 	printf("backend %s blocking %d\n", k->ops->backend,
 	    key_is_blocking(k));
 	rc = 0;
@@ -152,9 +176,6 @@ cmd_sign(int argc, char **argv)
 {
 	struct tpm	*t;
 	struct key	*k;
-	const uint8_t	*spki;
-	size_t		 n;
-	enum key_err	 e;
 	int		 rc = 1;
 
 	if (argc != 4)
@@ -162,15 +183,12 @@ cmd_sign(int argc, char **argv)
 	t = open_tpm(argv[2]);
 	if (t == NULL)
 		return 1;
-	k = key_tpm_load_file(t, argv[3], NULL, &e);
-	if (k == NULL) {
-		fprintf(stderr, "key_tpm_load_file: %s\n", key_strerror(e));
+	k = load_key(t, argv[3]);
+	if (k == NULL)
 		goto out;
-	}
 	if (sign_verify(k) == -1)
 		goto out;
-	spki = key_spki(k, &n);
-	hex_print("spki", spki, n);
+	spki_print(k);
 	printf("signed\n");
 	rc = 0;
 out:
@@ -197,11 +215,9 @@ cmd_persist(int argc, char **argv)
 	t = open_tpm(argv[2]);
 	if (t == NULL)
 		return 1;
-	k = key_tpm_load_file(t, argv[3], NULL, &e);
-	if (k == NULL) {
-		fprintf(stderr, "key_tpm_load_file: %s\n", key_strerror(e));
+	k = load_key(t, argv[3]);
+	if (k == NULL)
 		goto out;
-	}
 	e = key_tpm_persist(k, (uint32_t)h);
 	if (e != KEY_OK) {
 		fprintf(stderr, "key_tpm_persist: %s\n", key_strerror(e));
@@ -308,11 +324,9 @@ cmd_async(int argc, char **argv)
 	t = open_tpm(argv[2]);
 	if (t == NULL)
 		return 1;
-	k = key_tpm_load_file(t, argv[3], NULL, &e);
-	if (k == NULL) {
-		fprintf(stderr, "key_tpm_load_file: %s\n", key_strerror(e));
+	k = load_key(t, argv[3]);
+	if (k == NULL)
 		goto out;
-	}
 	s.loop = ev_loop_new(EVFLAG_AUTO);
 	w = worker_new(s.loop);
 	if (s.loop == NULL || w == NULL)
@@ -580,23 +594,27 @@ out:
 int
 main(int argc, char **argv)
 {
+	static const struct {
+		const char	*name;
+		int		(*fn)(int, char **);
+	} cmds[] = {
+		{ "keygen", cmd_keygen },
+		{ "sign", cmd_sign },
+		{ "persist", cmd_persist },
+		{ "async", cmd_async },
+		{ "slots", cmd_slots },
+		{ "devid-agent", cmd_devid_agent },
+		{ "devid-server", cmd_devid_server },
+	};
+	size_t	 i;
+
 	log_set_level(LOG_LEVEL_INFO);
 	if (argc < 2)
 		goto usage;
-	if (strcmp(argv[1], "keygen") == 0)
-		return cmd_keygen(argc, argv);
-	if (strcmp(argv[1], "sign") == 0)
-		return cmd_sign(argc, argv);
-	if (strcmp(argv[1], "persist") == 0)
-		return cmd_persist(argc, argv);
-	if (strcmp(argv[1], "async") == 0)
-		return cmd_async(argc, argv);
-	if (strcmp(argv[1], "slots") == 0)
-		return cmd_slots(argc, argv);
-	if (strcmp(argv[1], "devid-agent") == 0)
-		return cmd_devid_agent(argc, argv);
-	if (strcmp(argv[1], "devid-server") == 0)
-		return cmd_devid_server(argc, argv);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc, argv);
+	}
 usage:
 	fprintf(stderr, "usage: tpm_testd keygen|sign|persist|async|slots "
 	    "...\n");

@@ -158,6 +158,48 @@ expect_errors(const struct conf *cfg, const char *const *want, size_t n)
 	expect_errors((cfg), want_, sizeof(want_) / sizeof(want_[0]));	\
 } while (0)
 
+/* A line of a server block and the one error it makes there. */
+struct bad_line {
+	const char	*line;
+	const char	*error;
+};
+
+/*
+ * Each row's line, third in a server block after trust_domain, loaded
+ * and applied to top_table: exactly its one error.
+ */
+static void
+expect_bad_lines(const struct bad_line *rows, size_t n)
+{
+	char		 text[256];
+	struct conf	*cfg;
+	struct top	 t;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < n; i++) {
+		assert_true((size_t)snprintf(text, sizeof(text), "server {\n"
+		    " trust_domain = \"x\"\n %s\n}\n", rows[i].line) <
+		    sizeof(text));
+		cfg = load_apply(text, &t, &rc);
+		expect_errors(cfg, &rows[i].error, 1);
+		conf_free(cfg);
+	}
+}
+
+/* text applied to srv_table fails with exactly the error want. */
+static void
+expect_srv_error(const char *text, const char *want)
+{
+	struct conf	*cfg;
+	struct srv	 s;
+
+	cfg = load(text);
+	assert_int_equal(conf_apply(cfg, &srv_table, conf_root(cfg), &s), -1);
+	expect_errors(cfg, &want, 1);
+	conf_free(cfg);
+}
+
 static void
 test_tables_verify(void **state)
 {
@@ -418,6 +460,10 @@ test_wrong_types(void **state)
 static void
 test_numbers_that_are_not_ints(void **state)
 {
+	static const struct bad_line	 rows[] = {
+		{ "bind_port = true", "server.conf:3: option \"bind_port\": "
+		    "expected an integer, found true" },
+	};
 	struct conf	*cfg;
 	struct top	 t;
 	int		 rc;
@@ -430,16 +476,19 @@ test_numbers_that_are_not_ints(void **state)
 	    "number 1.5",
 	    "server.conf:5: unknown option \"server2\" in the file");
 	conf_free(cfg);
-	cfg = load_apply("server {\n trust_domain = \"x\"\n bind_port = true\n"
-	    "}\n", &t, &rc);
-	EXPECT(cfg, "server.conf:3: option \"bind_port\": expected an "
-	    "integer, found true");
-	conf_free(cfg);
+	expect_bad_lines(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
 test_out_of_range(void **state)
 {
+	static const struct bad_line	 rows[] = {
+		{ "bind_port = \"0\"", "server.conf:3: option \"bind_port\": "
+		    "0 is out of range 1..65535" },
+		{ "bind_port = 99999999999999999999", "server.conf:3: option "
+		    "\"bind_port\": 99999999999999999999 does not fit in 64 "
+		    "bits" },
+	};
 	struct conf	*cfg;
 	struct top	 t;
 	int		 rc;
@@ -457,41 +506,24 @@ test_out_of_range(void **state)
 	    "1..65535",
 	    "server.conf:4: option \"ca_ttl\": 30s is below the minimum 1m0s");
 	conf_free(cfg);
-	cfg = load_apply("server {\n trust_domain = \"x\"\n"
-	    " bind_port = \"0\"\n}\n", &t, &rc);
-	EXPECT(cfg, "server.conf:3: option \"bind_port\": 0 is out of range "
-	    "1..65535");
-	conf_free(cfg);
-	cfg = load_apply("server {\n trust_domain = \"x\"\n"
-	    " bind_port = 99999999999999999999\n}\n", &t, &rc);
-	EXPECT(cfg, "server.conf:3: option \"bind_port\": "
-	    "99999999999999999999 does not fit in 64 bits");
-	conf_free(cfg);
+	expect_bad_lines(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
 test_bad_durations(void **state)
 {
-	struct conf	*cfg;
-	struct top	 t;
-	int		 rc;
+	static const struct bad_line	 rows[] = {
+		{ "ca_ttl = \"5d\"", "server.conf:3: option \"ca_ttl\": "
+		    "invalid duration \"5d\": unknown unit (use ns, us, ms, s, "
+		    "m or h)" },
+		{ "ca_ttl = 3600", "server.conf:3: option \"ca_ttl\": invalid "
+		    "duration \"3600\": missing unit (ns, us, ms, s, m or h)" },
+		{ "ca_ttl = \"\"", "server.conf:3: option \"ca_ttl\": invalid "
+		    "duration \"\": empty duration" },
+	};
 
 	(void)state;
-	cfg = load_apply("server {\n trust_domain = \"x\"\n ca_ttl = \"5d\"\n"
-	    "}\n", &t, &rc);
-	EXPECT(cfg, "server.conf:3: option \"ca_ttl\": invalid duration "
-	    "\"5d\": unknown unit (use ns, us, ms, s, m or h)");
-	conf_free(cfg);
-	cfg = load_apply("server {\n trust_domain = \"x\"\n ca_ttl = 3600\n"
-	    "}\n", &t, &rc);
-	EXPECT(cfg, "server.conf:3: option \"ca_ttl\": invalid duration "
-	    "\"3600\": missing unit (ns, us, ms, s, m or h)");
-	conf_free(cfg);
-	cfg = load_apply("server {\n trust_domain = \"x\"\n ca_ttl = \"\"\n"
-	    "}\n", &t, &rc);
-	EXPECT(cfg, "server.conf:3: option \"ca_ttl\": invalid duration "
-	    "\"\": empty duration");
-	conf_free(cfg);
+	expect_bad_lines(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
@@ -562,11 +594,9 @@ test_bool_forms(void **state)
 		assert_int_equal(s.audit, rows[i].want);
 		conf_free(cfg);
 	}
-	cfg = load("trust_domain = \"x\"\naudit_log_enabled = 2");
-	assert_int_equal(conf_apply(cfg, &srv_table, conf_root(cfg), &s), -1);
-	EXPECT(cfg, "server.conf:2: option \"audit_log_enabled\": expected "
-	    "true or false, found number 2");
-	conf_free(cfg);
+	expect_srv_error("trust_domain = \"x\"\naudit_log_enabled = 2",
+	    "server.conf:2: option \"audit_log_enabled\": expected true or "
+	    "false, found number 2");
 }
 
 static void
@@ -620,15 +650,10 @@ test_enum(void **state)
 static void
 test_check_hook(void **state)
 {
-	struct conf	*cfg;
-	struct srv	 s;
-
 	(void)state;
-	cfg = load("trust_domain = \"x\"\nsocket_path = \"api.sock\"");
-	assert_int_equal(conf_apply(cfg, &srv_table, conf_root(cfg), &s), -1);
-	EXPECT(cfg, "server.conf:2: option \"socket_path\": must be an "
-	    "absolute path, not \"api.sock\"");
-	conf_free(cfg);
+	expect_srv_error("trust_domain = \"x\"\nsocket_path = \"api.sock\"",
+	    "server.conf:2: option \"socket_path\": must be an absolute "
+	    "path, not \"api.sock\"");
 }
 
 static void

@@ -498,82 +498,80 @@ expect_ok(const char *s, size_t len)
 	hcl_doc_free(doc);
 }
 
+/* The text repeat makes of the arguments parses. */
 static void
-test_list_limit(void **state)
+repeat_ok(const char *prefix, const char *unit, size_t n, const char *suffix)
 {
 	char	*s;
 	size_t	 len;
 
-	(void)state;
-	s = repeat("a = [", "1,", CONFIG_LIST_MAX, "]", &len);
+	s = repeat(prefix, unit, n, suffix, &len);
 	expect_ok(s, len);
 	free(s);
-	s = repeat("a = [", "1,", CONFIG_LIST_MAX + 1, "]", &len);
-	expect_limit(s, len, "list longer than 1024 elements");
+}
+
+/* The text repeat makes fails at a limit, msg in the message. */
+static void
+repeat_limit(const char *prefix, const char *unit, size_t n,
+    const char *suffix, const char *msg)
+{
+	char	*s;
+	size_t	 len;
+
+	s = repeat(prefix, unit, n, suffix, &len);
+	expect_limit(s, len, msg);
 	free(s);
+}
+
+static void
+test_list_limit(void **state)
+{
+	(void)state;
+	repeat_ok("a = [", "1,", CONFIG_LIST_MAX, "]");
+	repeat_limit("a = [", "1,", CONFIG_LIST_MAX + 1, "]",
+	    "list longer than 1024 elements");
 }
 
 static void
 test_string_limit(void **state)
 {
-	char	*s;
-	size_t	 len;
-
 	(void)state;
-	s = repeat("a = \"", "x", CONFIG_STRING_MAX, "\"", &len);
-	expect_ok(s, len);
-	free(s);
-	s = repeat("a = \"", "x", CONFIG_STRING_MAX + 1, "\"", &len);
-	expect_limit(s, len, "string longer than 65536 bytes");
-	free(s);
-	s = repeat("a = <<E\n", "x", CONFIG_STRING_MAX, "\nE\n", &len);
-	expect_limit(s, len, "heredoc longer than 65536 bytes");
-	free(s);
+	repeat_ok("a = \"", "x", CONFIG_STRING_MAX, "\"");
+	repeat_limit("a = \"", "x", CONFIG_STRING_MAX + 1, "\"",
+	    "string longer than 65536 bytes");
+	repeat_limit("a = <<E\n", "x", CONFIG_STRING_MAX, "\nE\n",
+	    "heredoc longer than 65536 bytes");
 }
 
 static void
 test_file_limit(void **state)
 {
-	char	*s;
-	size_t	 len;
-
 	(void)state;
-	s = repeat("", " ", CONFIG_FILE_MAX + 1, "", &len);
-	expect_limit(s, len, "file larger than 1048576 bytes");
-	free(s);
+	repeat_limit("", " ", CONFIG_FILE_MAX + 1, "",
+	    "file larger than 1048576 bytes");
 }
 
 static void
 test_item_and_node_limits(void **state)
 {
-	char	*s;
-	size_t	 len;
-
 	(void)state;
-	s = repeat("b {", "a=1 ", CONFIG_ITEMS_MAX + 1, "}", &len);
-	expect_limit(s, len, "more than 4096 keys in one block");
-	free(s);
+	repeat_limit("b {", "a=1 ", CONFIG_ITEMS_MAX + 1, "}",
+	    "more than 4096 keys in one block");
 	/* 65 lists of 1000 numbers pass the total, not any one list. */
-	s = repeat("", "a=[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+	repeat_limit("", "a=[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
 	    "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
-	    "1,1,1,1,1,1,1,1]\n", CONFIG_NODES_MAX / 64 + 1, "", &len);
-	expect_limit(s, len, "more than 65536 keys and values in the file");
-	free(s);
+	    "1,1,1,1,1,1,1,1]\n", CONFIG_NODES_MAX / 64 + 1, "",
+	    "more than 65536 keys and values in the file");
 }
 
 static void
 test_key_and_anchor_limits(void **state)
 {
-	char	*s;
-	size_t	 len;
-
 	(void)state;
-	s = repeat("", "k", CONFIG_KEY_MAX + 1, " = 1", &len);
-	expect_limit(s, len, "identifier longer than 256 bytes");
-	free(s);
-	s = repeat("a = <<", "E", CONFIG_HEREDOC_TAG_MAX + 1, "\nx\n", &len);
-	expect_limit(s, len, "heredoc anchor longer than 64 bytes");
-	free(s);
+	repeat_limit("", "k", CONFIG_KEY_MAX + 1, " = 1",
+	    "identifier longer than 256 bytes");
+	repeat_limit("a = <<", "E", CONFIG_HEREDOC_TAG_MAX + 1, "\nx\n",
+	    "heredoc anchor longer than 64 bytes");
 }
 
 static void

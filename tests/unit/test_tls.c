@@ -218,6 +218,22 @@ ctx_make(enum tls_role role, const struct tls_identity *id, struct hook *h)
 	return ctx;
 }
 
+/* Our server's context, presenting srv_chain from i, its hook h. */
+static struct tls_ctx *
+srv_ctx(struct ident *i, struct hook *h)
+{
+	return ctx_make(TLS_ROLE_SERVER, ident_of(i, &srv_chain.leaf,
+	    &srv_chain.inter, 0, NULL), h);
+}
+
+/* Our client's context, presenting cli_chain from i, its hook h. */
+static struct tls_ctx *
+cli_ctx(struct ident *i, struct hook *h)
+{
+	return ctx_make(TLS_ROLE_CLIENT, ident_of(i, &cli_chain.leaf,
+	    &cli_chain.inter, 0, NULL), h);
+}
+
 static int
 raw_verify_any(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
@@ -283,6 +299,67 @@ raw_free(struct raw *r)
 	wolfSSL_free(r->ssl);
 	wolfSSL_CTX_free(r->ctx);
 	close(fd);
+}
+
+/* Our server s (sctx) and our client c (cctx) on a new loopback pair. */
+static void
+sides_ours(struct side *s, struct side *c, struct tls_ctx *sctx,
+    struct tls_ctx *cctx)
+{
+	int	 sfd, cfd;
+
+	tcp_pair(&sfd, &cfd);
+	memset(s, 0, sizeof(*s));
+	memset(c, 0, sizeof(*c));
+	s->t = tls_transport_new(sctx, sfd);
+	c->t = tls_transport_new(cctx, cfd);
+}
+
+/* Our server s (sctx) and bare client r in c, as raw_new makes it. */
+static void
+sides_bare_client(struct side *s, struct side *c, struct tls_ctx *sctx,
+    struct raw *r, int v12, const char *alpn, const struct testchain *chain)
+{
+	int	 sfd, cfd;
+
+	tcp_pair(&sfd, &cfd);
+	memset(s, 0, sizeof(*s));
+	memset(c, 0, sizeof(*c));
+	s->t = tls_transport_new(sctx, sfd);
+	raw_new(r, 0, v12, alpn, chain, cfd);
+	c->raw = r;
+}
+
+/* Bare server r in s, as raw_new makes it, and our client c (cctx). */
+static void
+sides_bare_server(struct side *s, struct side *c, struct raw *r, int v12,
+    const char *alpn, const struct testchain *chain, struct tls_ctx *cctx)
+{
+	int	 sfd, cfd;
+
+	tcp_pair(&sfd, &cfd);
+	memset(s, 0, sizeof(*s));
+	memset(c, 0, sizeof(*c));
+	raw_new(r, 1, v12, alpn, chain, sfd);
+	s->raw = r;
+	c->t = tls_transport_new(cctx, cfd);
+}
+
+/* Frees both ends, ours or bare (not the contexts). */
+static void
+sides_free(struct side *s, struct side *c)
+{
+	struct side	*e[2] = { s, c };
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (e[i]->t != NULL)
+			e[i]->t->ops->free(e[i]->t);
+		else if (e[i]->raw != NULL)
+			raw_free(e[i]->raw);
+		e[i]->t = NULL;
+		e[i]->raw = NULL;
+	}
 }
 
 /* One step of wolfSSL's handshake, on a thread of its own. */
@@ -382,6 +459,26 @@ pump(struct side *a, struct side *b)
 	}
 }
 
+/* Steps both ends until done: both must have opened. */
+static void
+pump_open(struct side *a, struct side *b)
+{
+	pump(a, b);
+	assert_int_equal(a->state, 1);
+	assert_int_equal(b->state, 1);
+}
+
+/* The bare end asked for and got the peer's certificate. */
+static void
+expect_peer_cert(struct raw *r)
+{
+	WOLFSSL_X509	*x509;
+
+	x509 = wolfSSL_get_peer_certificate(r->ssl);
+	assert_non_null(x509);
+	wolfSSL_X509_free(x509);
+}
+
 /* Reads once the fd has bytes, or the rounds run out. */
 static ssize_t
 read_wait(struct transport *t, void *buf, size_t len)
@@ -455,31 +552,23 @@ static void
 test_mtls13(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 	char		 want[80];
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&sh, &cli_chain);
 	expect_chain(&ch, &srv_chain);
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
 	    &cli_chain.inter, 1, NULL), &ch);
-	tcp_pair(&sfd, &cfd);
-	snprintf(want, sizeof(want), "127.0.0.1:%d", local_port(cfd));
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	assert_non_null(s.t);
 	assert_non_null(c.t);
+	snprintf(want, sizeof(want), "127.0.0.1:%d", local_port(c.t->fd));
 	assert_null(tls_transport_version(s.t));
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	assert_string_equal(tls_transport_group(s.t), "X25519");
@@ -494,8 +583,7 @@ test_mtls13(void **state)
 	exchange(s.t, c.t, "settings");
 	c.t->ops->shutdown(c.t);
 	assert_int_equal(read_settled(s.t), 0);
-	s.t->ops->free(s.t);
-	c.t->ops->free(c.t);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -505,27 +593,19 @@ static void
 test_p384_identity(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&ch, &p384_chain);
 	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &p384_chain.leaf,
 	    &p384_chain.inter, 1, NULL), &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	sides_ours(&s, &c, sctx, cctx);
+	pump_open(&s, &c);
 	assert_true(ch.chain_ok);
-	s.t->ops->free(s.t);
-	c.t->ops->free(c.t);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -535,29 +615,20 @@ static void
 test_mtls12_server(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh;
+	struct hook	 sh = { 0 };
 	struct tls_ctx	*sctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
 	expect_chain(&sh, &cli_chain);
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	raw_new(&r, 0, 1, "h2", &cli_chain, cfd);
-	c.raw = &r;
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	sctx = srv_ctx(&si, &sh);
+	sides_bare_client(&s, &c, sctx, &r, 1, "h2", &cli_chain);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.2");
 	assert_int_equal(sh.calls, 1);
 	assert_true(sh.chain_ok);
-	s.t->ops->free(s.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 }
 
@@ -566,33 +637,21 @@ static void
 test_mtls12_client(void **state)
 {
 	struct ident	 ci;
-	struct hook	 ch;
+	struct hook	 ch = { 0 };
 	struct tls_ctx	*cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	WOLFSSL_X509	*x509;
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&ch, &srv_chain);
-	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
-	    &cli_chain.inter, 0, NULL), &ch);
-	tcp_pair(&sfd, &cfd);
-	raw_new(&r, 1, 1, "h2", &srv_chain, sfd);
-	s.raw = &r;
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	cctx = cli_ctx(&ci, &ch);
+	sides_bare_server(&s, &c, &r, 1, "h2", &srv_chain, cctx);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.2");
 	assert_true(ch.chain_ok);
 	/* The server asked for and got our certificate. */
-	x509 = wolfSSL_get_peer_certificate(r.ssl);
-	assert_non_null(x509);
-	wolfSSL_X509_free(x509);
-	c.t->ops->free(c.t);
-	raw_free(&r);
+	expect_peer_cert(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(cctx);
 }
 
@@ -651,27 +710,18 @@ static void
 test_after_handshake_messages(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&sh, &cli_chain);
 	expect_chain(&ch, &srv_chain);
 	/* Our server, a bare client updating its keys. */
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	raw_new(&r, 0, 0, "h2", &cli_chain, cfd);
-	c.raw = &r;
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	sctx = srv_ctx(&si, &sh);
+	sides_bare_client(&s, &c, sctx, &r, 0, "h2", &cli_chain);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	raw_write(&r, "before");
 	ours_expect(s.t, "before");
@@ -681,20 +731,11 @@ test_after_handshake_messages(void **state)
 	/* The update asked for ours: it goes out with this record. */
 	assert_int_equal(s.t->ops->write(s.t, "reply", 5), 5);
 	raw_expect(&r, "reply");
-	s.t->ops->free(s.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	/* Our client, a bare server sending a ticket, then updating. */
-	memset(&s, 0, sizeof(s));
-	memset(&c, 0, sizeof(c));
-	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
-	    &cli_chain.inter, 0, NULL), &ch);
-	tcp_pair(&sfd, &cfd);
-	raw_new(&r, 1, 0, "h2", &srv_chain, sfd);
-	s.raw = &r;
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	cctx = cli_ctx(&ci, &ch);
+	sides_bare_server(&s, &c, &r, 0, "h2", &srv_chain, cctx);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	raw_write(&r, "ticket first");
 	ours_expect(c.t, "ticket first");
@@ -703,8 +744,7 @@ test_after_handshake_messages(void **state)
 	ours_expect(c.t, "updated");
 	assert_int_equal(c.t->ops->write(c.t, "thanks", 6), 6);
 	raw_expect(&r, "thanks");
-	c.t->ops->free(c.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -718,51 +758,33 @@ static void
 test_key_exchange_groups(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd, p256[] = { WOLFSSL_ECC_SECP256R1 };
+	int		 p256[] = { WOLFSSL_ECC_SECP256R1 };
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&sh, &cli_chain);
 	expect_chain(&ch, &srv_chain);
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	raw_new(&r, 0, 0, "h2", &cli_chain, cfd);
+	sctx = srv_ctx(&si, &sh);
+	sides_bare_client(&s, &c, sctx, &r, 0, "h2", &cli_chain);
 	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
-	c.raw = &r;
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(s.t), "TLSv1.3");
 	assert_string_equal(tls_transport_group(s.t), "SECP256R1");
 	raw_write(&r, "p256");
 	ours_expect(s.t, "p256");
-	s.t->ops->free(s.t);
-	raw_free(&r);
-	memset(&s, 0, sizeof(s));
-	memset(&c, 0, sizeof(c));
-	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
-	    &cli_chain.inter, 0, NULL), &ch);
-	tcp_pair(&sfd, &cfd);
-	raw_new(&r, 1, 0, "h2", &srv_chain, sfd);
+	sides_free(&s, &c);
+	cctx = cli_ctx(&ci, &ch);
+	sides_bare_server(&s, &c, &r, 0, "h2", &srv_chain, cctx);
 	assert_int_equal(wolfSSL_set_groups(r.ssl, p256, 1), WOLFSSL_SUCCESS);
-	s.raw = &r;
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	assert_string_equal(tls_transport_group(c.t), "SECP256R1");
 	raw_write(&r, "retried");
 	ours_expect(c.t, "retried");
-	c.t->ops->free(c.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -772,31 +794,22 @@ static void
 test_no_client_cert(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&ch, &srv_chain);
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	sides_ours(&s, &c, sctx, cctx);
+	pump_open(&s, &c);
 	assert_int_equal(sh.calls, 1);
 	assert_int_equal(sh.nchain, 0);
 	assert_null(s.t->peer.chain);
 	assert_true(ch.chain_ok);
 	exchange(c.t, s.t, "hello");
-	s.t->ops->free(s.t);
-	c.t->ops->free(c.t);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -806,23 +819,16 @@ static void
 test_hook_refusal_server(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 	char		 buf[16];
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	sh.refuse = 1;
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
-	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
-	    &cli_chain.inter, 0, NULL), &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sctx = srv_ctx(&si, &sh);
+	cctx = cli_ctx(&ci, &ch);
+	sides_ours(&s, &c, sctx, cctx);
 	pump(&s, &c);
 	assert_int_equal(s.state, -1);
 	assert_int_equal(sh.calls, 1);
@@ -849,21 +855,15 @@ static void
 test_hook_refusal_client(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	ch.refuse = 1;
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	pump(&s, &c);
 	assert_int_equal(c.state, -1);
 	assert_int_equal(ch.calls, 1);
@@ -896,25 +896,18 @@ test_client_without_alpn(void **state)
 	struct tls_ctx	*sctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd, v12;
+	int		 v12;
 
 	(void)state;
 	for (v12 = 0; v12 <= 1; v12++) {
 		memset(&sh, 0, sizeof(sh));
-		sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si,
-		    &srv_chain.leaf, &srv_chain.inter, 0, NULL), &sh);
-		tcp_pair(&sfd, &cfd);
-		memset(&s, 0, sizeof(s));
-		memset(&c, 0, sizeof(c));
-		s.t = tls_transport_new(sctx, sfd);
-		raw_new(&r, 0, v12, NULL, &cli_chain, cfd);
-		c.raw = &r;
+		sctx = srv_ctx(&si, &sh);
+		sides_bare_client(&s, &c, sctx, &r, v12, NULL, &cli_chain);
 		pump(&s, &c);
 		assert_int_equal(s.state, -1);
 		assert_int_equal(sh.calls, 0);
 		assert_non_null(strstr(s.t->error, "ALPN h2"));
-		s.t->ops->free(s.t);
-		raw_free(&r);
+		sides_free(&s, &c);
 		tls_ctx_free(sctx);
 	}
 }
@@ -924,26 +917,19 @@ static void
 test_client_other_alpn(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh;
+	struct hook	 sh = { 0 };
 	struct tls_ctx	*sctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	raw_new(&r, 0, 0, "http/1.1", NULL, cfd);
-	c.raw = &r;
+	sctx = srv_ctx(&si, &sh);
+	sides_bare_client(&s, &c, sctx, &r, 0, "http/1.1", NULL);
 	pump(&s, &c);
 	assert_int_equal(s.state, -1);
 	assert_int_equal(c.state, -1);
 	assert_int_equal(sh.calls, 0);
-	s.t->ops->free(s.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 }
 
@@ -951,25 +937,19 @@ test_client_other_alpn(void **state)
 static void
 test_server_without_alpn(void **state)
 {
-	struct hook	 ch;
+	struct hook	 ch = { 0 };
 	struct tls_ctx	*cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&ch, 0, sizeof(ch));
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
-	tcp_pair(&sfd, &cfd);
-	raw_new(&r, 1, 0, NULL, &srv_chain, sfd);
-	s.raw = &r;
-	c.t = tls_transport_new(cctx, cfd);
+	sides_bare_server(&s, &c, &r, 0, NULL, &srv_chain, cctx);
 	pump(&s, &c);
 	assert_int_equal(c.state, -1);
 	assert_int_equal(ch.calls, 0);
 	assert_non_null(strstr(c.t->error, "did not select ALPN h2"));
-	c.t->ops->free(c.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(cctx);
 }
 
@@ -978,32 +958,23 @@ static void
 test_signer_client13(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct signer	 sig = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&sh, &cli_chain);
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
 	    &cli_chain.inter, 0, &sig), &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(s.state, 1);
-	assert_int_equal(c.state, 1);
+	sides_ours(&s, &c, sctx, cctx);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.3");
 	assert_int_equal(sig.calls, 1);
 	assert_true(sh.chain_ok);
 	exchange(c.t, s.t, "signed");
-	s.t->ops->free(s.t);
-	c.t->ops->free(c.t);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -1013,15 +984,14 @@ static void
 test_signer_server(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh;
+	struct hook	 sh = { 0 };
 	struct signer	 sig = { 0 };
 	struct tls_ctx	*sctx;
 	struct raw	 r;
 	struct side	 s, c;
-	int		 sfd, cfd, v12;
+	int		 v12;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
 	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
 	    &srv_chain.inter, 0, &sig), &sh);
 	/* P-256 in TLS 1.3 and 1.2, then P-384 in TLS 1.3. */
@@ -1031,21 +1001,13 @@ test_signer_server(void **state)
 			    ident_of(&si, &p384_chain.leaf, &p384_chain.inter,
 			    0, &sig)), TLS_OK);
 		}
-		memset(&s, 0, sizeof(s));
-		memset(&c, 0, sizeof(c));
 		sig.calls = 0;
-		tcp_pair(&sfd, &cfd);
-		s.t = tls_transport_new(sctx, sfd);
-		raw_new(&r, 0, v12 == 1, "h2", NULL, cfd);
-		c.raw = &r;
-		pump(&s, &c);
-		assert_int_equal(s.state, 1);
-		assert_int_equal(c.state, 1);
+		sides_bare_client(&s, &c, sctx, &r, v12 == 1, "h2", NULL);
+		pump_open(&s, &c);
 		assert_string_equal(tls_transport_version(s.t),
 		    v12 == 1 ? "TLSv1.2" : "TLSv1.3");
 		assert_int_equal(sig.calls, 1);
-		s.t->ops->free(s.t);
-		raw_free(&r);
+		sides_free(&s, &c);
 	}
 	tls_ctx_free(sctx);
 }
@@ -1055,32 +1017,21 @@ static void
 test_signer_client12(void **state)
 {
 	struct ident	 ci;
-	struct hook	 ch;
+	struct hook	 ch = { 0 };
 	struct signer	 sig = { 0 };
 	struct tls_ctx	*cctx;
 	struct raw	 r;
 	struct side	 s = { 0 }, c = { 0 };
-	WOLFSSL_X509	*x509;
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&ch, 0, sizeof(ch));
 	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &cli_chain.leaf,
 	    &cli_chain.inter, 0, &sig), &ch);
-	tcp_pair(&sfd, &cfd);
-	raw_new(&r, 1, 1, "h2", &srv_chain, sfd);
-	s.raw = &r;
-	c.t = tls_transport_new(cctx, cfd);
-	pump(&s, &c);
-	assert_int_equal(c.state, 1);
-	assert_int_equal(s.state, 1);
+	sides_bare_server(&s, &c, &r, 1, "h2", &srv_chain, cctx);
+	pump_open(&s, &c);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.2");
 	assert_int_equal(sig.calls, 1);
-	x509 = wolfSSL_get_peer_certificate(r.ssl);
-	assert_non_null(x509);
-	wolfSSL_X509_free(x509);
-	c.t->ops->free(c.t);
-	raw_free(&r);
+	expect_peer_cert(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(cctx);
 }
 
@@ -1089,21 +1040,16 @@ static void
 test_signer_fails(void **state)
 {
 	struct ident	 si;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct signer	 sig = { .fail = 1 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
 	    &srv_chain.inter, 0, &sig), &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	pump(&s, &c);
 	assert_int_equal(s.state, -1);
 	assert_int_equal(sig.calls, 1);
@@ -1125,36 +1071,24 @@ static void
 test_rotation(void **state)
 {
 	struct ident	 a, b;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s1 = { 0 }, c1 = { 0 }, s2 = { 0 }, c2 = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&a, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&a, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
-	tcp_pair(&sfd, &cfd);
-	s1.t = tls_transport_new(sctx, sfd);
-	c1.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s1, &c1, sctx, cctx);
 	side_step(&c1);		/* ClientHello sent */
 	assert_int_equal(tls_ctx_set_identity(sctx, ident_of(&b,
 	    &alt_chain.leaf, &alt_chain.inter, 0, NULL)), TLS_OK);
 	expect_chain(&ch, &srv_chain);
-	pump(&s1, &c1);
-	assert_int_equal(s1.state, 1);
-	assert_int_equal(c1.state, 1);
+	pump_open(&s1, &c1);
 	assert_true(ch.chain_ok);
 
 	expect_chain(&ch, &alt_chain);
-	tcp_pair(&sfd, &cfd);
-	s2.t = tls_transport_new(sctx, sfd);
-	c2.t = tls_transport_new(cctx, cfd);
-	pump(&s2, &c2);
-	assert_int_equal(s2.state, 1);
-	assert_int_equal(c2.state, 1);
+	sides_ours(&s2, &c2, sctx, cctx);
+	pump_open(&s2, &c2);
 	assert_true(ch.chain_ok);
 	assert_int_equal(ch.calls, 2);
 
@@ -1173,16 +1107,12 @@ static void
 test_rotation_failure_keeps_old(void **state)
 {
 	struct ident	 a, b;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&a, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&a, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, NULL, &ch);
 	/* alt's leaf with srv's key: a mismatch. */
 	ident_of(&b, &alt_chain.leaf, &alt_chain.inter, 0, NULL);
@@ -1191,14 +1121,11 @@ test_rotation_failure_keeps_old(void **state)
 	assert_int_equal(tls_ctx_set_identity(sctx, &b.id), TLS_ERR_KEY);
 	assert_int_equal(tls_ctx_set_identity(sctx, NULL), TLS_ERR_CONFIG);
 	expect_chain(&ch, &srv_chain);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	pump(&s, &c);
 	assert_int_equal(c.state, 1);
 	assert_true(ch.chain_ok);
-	s.t->ops->free(s.t);
-	c.t->ops->free(c.t);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -1214,54 +1141,38 @@ test_big_leaf(void **state)
 	struct ident	 si, ci;
 	struct hook	 sh, ch;
 	struct tls_ctx	*sctx, *cctx;
+	static struct testchain	 bigc;
 	struct raw	 r;
 	struct side	 s, c;
-	int		 sfd, cfd;
 
 	(void)state;
 	assert_true(big_leaf.der_len > 2048);
 	memset(&sh, 0, sizeof(sh));
 	memset(&ch, 0, sizeof(ch));
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	cctx = ctx_make(TLS_ROLE_CLIENT, ident_of(&ci, &big_leaf,
 	    &cli_chain.inter, 0, NULL), &ch);
 	sh.expect[0] = &big_leaf;
 	sh.expect[1] = &cli_chain.inter;
 	sh.nexpect = 2;
-	tcp_pair(&sfd, &cfd);
-	memset(&s, 0, sizeof(s));
-	memset(&c, 0, sizeof(c));
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	pump(&s, &c);
 	assert_int_equal(s.state, 1);
 	assert_true(sh.chain_ok);
-	s.t->ops->free(s.t);
-	c.t->ops->free(c.t);
+	sides_free(&s, &c);
 
 	/* TLS 1.2: a bare server with the big leaf, our client. */
 	ch.expect[0] = &big_leaf;
 	ch.expect[1] = &cli_chain.inter;
 	ch.nexpect = 2;
-	tcp_pair(&sfd, &cfd);
-	memset(&s, 0, sizeof(s));
-	memset(&c, 0, sizeof(c));
-	{
-		static struct testchain	 bigc;
-
-		bigc.leaf = big_leaf;
-		bigc.inter = cli_chain.inter;
-		raw_new(&r, 1, 1, "h2", &bigc, sfd);
-	}
-	s.raw = &r;
-	c.t = tls_transport_new(cctx, cfd);
+	bigc.leaf = big_leaf;
+	bigc.inter = cli_chain.inter;
+	sides_bare_server(&s, &c, &r, 1, "h2", &bigc, cctx);
 	pump(&s, &c);
 	assert_int_equal(c.state, 1);
 	assert_string_equal(tls_transport_version(c.t), "TLSv1.2");
 	assert_true(ch.chain_ok);
-	c.t->ops->free(c.t);
-	raw_free(&r);
+	sides_free(&s, &c);
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -1277,7 +1188,7 @@ static void
 test_step_on_another_thread(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct signer	 sig = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct raw	 r;
@@ -1285,32 +1196,23 @@ test_step_on_another_thread(void **state)
 	int		 sfd, cfd, v12;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
 	expect_chain(&sh, &cli_chain);
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	ident_of(&ci, &cli_chain.leaf, &cli_chain.inter, 0, &sig);
 	ci.id.sign_blocks = 1;
 	cctx = ctx_make(TLS_ROLE_CLIENT, &ci.id, &ch);
 	for (v12 = 0; v12 <= 1; v12++) {
-		memset(&s, 0, sizeof(s));
-		memset(&c, 0, sizeof(c));
 		sig.calls = 0;
 		ch.calls = 0;
-		tcp_pair(&sfd, &cfd);
-		if (v12) {
-			raw_new(&r, 1, 1, "h2", &srv_chain, sfd);
-			s.raw = &r;
-		} else
-			s.t = tls_transport_new(sctx, sfd);
-		c.t = tls_transport_new(cctx, cfd);
+		if (v12)
+			sides_bare_server(&s, &c, &r, 1, "h2", &srv_chain,
+			    cctx);
+		else
+			sides_ours(&s, &c, sctx, cctx);
 		c.threaded = 1;
 		c.hook = &ch;
 		assert_int_equal(tls_transport_signer_blocks(c.t), 1);
-		pump(&s, &c);
-		assert_int_equal(c.state, 1);
-		assert_int_equal(s.state, 1);
+		pump_open(&s, &c);
 		assert_string_equal(tls_transport_version(c.t),
 		    v12 ? "TLSv1.2" : "TLSv1.3");
 		assert_true(c.steps >= 2);
@@ -1322,15 +1224,13 @@ test_step_on_another_thread(void **state)
 		assert_int_equal(tls_transport_signer_blocks(c.t), 0);
 		assert_int_equal(tls_transport_handshake_step(c.t), 0);
 		if (v12) {
-			c.t->ops->free(c.t);
-			raw_free(&r);
+			sides_free(&s, &c);
 			continue;
 		}
 		assert_true(sh.chain_ok);
 		exchange(c.t, s.t, "stepped elsewhere");
 		exchange(s.t, c.t, "and back");
-		s.t->ops->free(s.t);
-		c.t->ops->free(c.t);
+		sides_free(&s, &c);
 	}
 	/* A signer that is not marked blocking is not moved. */
 	ci.id.sign_blocks = 0;
@@ -1349,24 +1249,19 @@ static void
 test_step_failure(void **state)
 {
 	struct ident	 si, ci;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct signer	 sig = { .fail = 1 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
 	struct transport *plain;
-	int		 sfd, cfd, i, sp[2];
+	int		 i, sp[2];
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	ident_of(&ci, &cli_chain.leaf, &cli_chain.inter, 0, &sig);
 	ci.id.sign_blocks = 1;
 	cctx = ctx_make(TLS_ROLE_CLIENT, &ci.id, &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	c.threaded = 1;
 	for (i = 0; i < PUMP_ROUNDS && c.state == 0; i++) {
 		side_step(&s);
@@ -1412,25 +1307,19 @@ static void
 test_sign_free_lifetime(void **state)
 {
 	struct ident	 si, a, b, bad;
-	struct hook	 sh, ch;
+	struct hook	 sh = { 0 }, ch = { 0 };
 	struct signer	 sa = { 0 }, sb = { 0 }, sbad = { 0 };
 	struct tls_ctx	*sctx, *cctx;
 	struct side	 s = { 0 }, c = { 0 };
 	uint8_t		 junk[64];
-	int		 sfd, cfd;
 
 	(void)state;
-	memset(&sh, 0, sizeof(sh));
-	memset(&ch, 0, sizeof(ch));
-	sctx = ctx_make(TLS_ROLE_SERVER, ident_of(&si, &srv_chain.leaf,
-	    &srv_chain.inter, 0, NULL), &sh);
+	sctx = srv_ctx(&si, &sh);
 	ident_of(&a, &cli_chain.leaf, &cli_chain.inter, 0, &sa);
 	a.id.sign_blocks = 1;
 	a.id.sign_free = signer_free;
 	cctx = ctx_make(TLS_ROLE_CLIENT, &a.id, &ch);
-	tcp_pair(&sfd, &cfd);
-	s.t = tls_transport_new(sctx, sfd);
-	c.t = tls_transport_new(cctx, cfd);
+	sides_ours(&s, &c, sctx, cctx);
 	c.threaded = 1;
 	side_step(&c);		/* ClientHello sent, no signature yet */
 	assert_int_equal(sa.calls, 0);

@@ -753,17 +753,14 @@ test_verify_failures(void **state)
 	static struct made	 exp_leaf, exp_inter, exp_root, other_root;
 	static struct made	 fake_inter, noca, noca_leaf, noku, noku_leaf;
 	static struct made	 pl_root, pl_inter, pl_leaf;
-	struct testcert_spec	 s;
 	struct x509_cert	 chain[X509_CHAIN_MAX + 1];
 	size_t			 at;
 
 	(void)state;
 	/* An expired leaf. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "old";
-	s.uri[0] = "spiffe://example.org/old";
-	s.not_after = NOW - 1;
-	make(&exp_leaf, &s, &ch.inter);
+	make(&exp_leaf, &(struct testcert_spec){ .cn = "old",
+	    .uri = { "spiffe://example.org/old" }, .not_after = NOW - 1 },
+	    &ch.inter);
 	chain[0] = exp_leaf.c;
 	chain[1] = inter;
 	assert_int_equal(x509_verify_chain(chain, 2, &root, 1, NOW, &at),
@@ -771,93 +768,65 @@ test_verify_failures(void **state)
 	assert_int_equal(at, 0);
 
 	/* An expired intermediate, then an expired root. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "inter";
-	s.ca = 1;
-	s.not_after = NOW - 1;
-	make(&exp_inter, &s, &ch.root);
+	make(&exp_inter, &(struct testcert_spec){ .cn = "inter", .ca = 1,
+	    .not_after = NOW - 1 }, &ch.root);
 	chain[0] = leaf;
 	chain[1] = exp_inter.c;
 	assert_int_equal(x509_verify_chain(chain, 2, &root, 1, NOW, &at),
 	    X509_ERR_SIGNATURE);	/* same name, other key */
-	memset(&s, 0, sizeof(s));
-	s.cn = "exp-inter";
-	s.ca = 1;
-	s.not_after = NOW - 1;
-	make(&exp_inter, &s, &ch.root);
-	memset(&s, 0, sizeof(s));
-	s.cn = "under-exp";
-	s.uri[0] = "spiffe://example.org/u";
-	make(&noca_leaf, &s, &exp_inter.tc);
+	make(&exp_inter, &(struct testcert_spec){ .cn = "exp-inter", .ca = 1,
+	    .not_after = NOW - 1 }, &ch.root);
+	make(&noca_leaf, &(struct testcert_spec){ .cn = "under-exp",
+	    .uri = { "spiffe://example.org/u" } }, &exp_inter.tc);
 	chain[0] = noca_leaf.c;
 	chain[1] = exp_inter.c;
 	assert_int_equal(x509_verify_chain(chain, 2, &root, 1, NOW, &at),
 	    X509_ERR_EXPIRED);
 	assert_int_equal(at, 1);
-	memset(&s, 0, sizeof(s));
-	s.cn = "old root";
-	s.ca = 1;
-	s.not_after = NOW - 1;
-	make(&exp_root, &s, NULL);
-	memset(&s, 0, sizeof(s));
-	s.cn = "under old root";
-	s.uri[0] = "spiffe://example.org/u";
-	make(&noca_leaf, &s, &exp_root.tc);
+	make(&exp_root, &(struct testcert_spec){ .cn = "old root", .ca = 1,
+	    .not_after = NOW - 1 }, NULL);
+	make(&noca_leaf, &(struct testcert_spec){ .cn = "under old root",
+	    .uri = { "spiffe://example.org/u" } }, &exp_root.tc);
 	assert_int_equal(x509_verify_chain(&noca_leaf.c, 1, &exp_root.c, 1,
 	    NOW, &at), X509_ERR_EXPIRED);
 	assert_int_equal(at, 1);	/* n + 0: the root */
 
 	/* The wrong root: nothing names the intermediate's issuer. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "another root";
-	s.ca = 1;
-	make(&other_root, &s, NULL);
+	make(&other_root, &(struct testcert_spec){ .cn = "another root",
+	    .ca = 1 }, NULL);
 	chain[0] = leaf;
 	chain[1] = inter;
 	assert_int_equal(x509_verify_chain(chain, 2, &other_root.c, 1, NOW,
 	    &at), X509_ERR_UNKNOWN_ISSUER);
 	assert_int_equal(at, 1);
 	/* A root of the same name but another key. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "root";
-	s.ca = 1;
-	make(&other_root, &s, NULL);
+	make(&other_root, &(struct testcert_spec){ .cn = "root", .ca = 1 },
+	    NULL);
 	assert_int_equal(x509_verify_chain(chain, 2, &other_root.c, 1, NOW,
 	    &at), X509_ERR_SIGNATURE);
 	assert_int_equal(at, 1);
 	/* An impostor intermediate: right name, own key. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "inter";
-	s.ca = 1;
-	make(&fake_inter, &s, NULL);
+	make(&fake_inter, &(struct testcert_spec){ .cn = "inter", .ca = 1 },
+	    NULL);
 	chain[1] = fake_inter.c;
 	assert_int_equal(x509_verify_chain(chain, 2, &root, 1, NOW, &at),
 	    X509_ERR_SIGNATURE);
 	assert_int_equal(at, 0);
 
 	/* An issuer that is not a CA, then one without keyCertSign. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "not a ca";
-	s.ku = "digitalSignature,keyCertSign";
-	make(&noca, &s, &ch.root);
-	memset(&s, 0, sizeof(s));
-	s.cn = "l";
-	s.uri[0] = "spiffe://example.org/l";
-	make(&noca_leaf, &s, &noca.tc);
+	make(&noca, &(struct testcert_spec){ .cn = "not a ca",
+	    .ku = "digitalSignature,keyCertSign" }, &ch.root);
+	make(&noca_leaf, &(struct testcert_spec){ .cn = "l",
+	    .uri = { "spiffe://example.org/l" } }, &noca.tc);
 	chain[0] = noca_leaf.c;
 	chain[1] = noca.c;
 	assert_int_equal(x509_verify_chain(chain, 2, &root, 1, NOW, &at),
 	    X509_ERR_ISSUER_NOT_CA);
 	assert_int_equal(at, 1);
-	memset(&s, 0, sizeof(s));
-	s.cn = "ca without cert sign";
-	s.ca = 1;
-	s.ku = "cRLSign";
-	make(&noku, &s, &ch.root);
-	memset(&s, 0, sizeof(s));
-	s.cn = "l2";
-	s.uri[0] = "spiffe://example.org/l";
-	make(&noku_leaf, &s, &noku.tc);
+	make(&noku, &(struct testcert_spec){ .cn = "ca without cert sign",
+	    .ca = 1, .ku = "cRLSign" }, &ch.root);
+	make(&noku_leaf, &(struct testcert_spec){ .cn = "l2",
+	    .uri = { "spiffe://example.org/l" } }, &noku.tc);
 	chain[0] = noku_leaf.c;
 	chain[1] = noku.c;
 	assert_int_equal(x509_verify_chain(chain, 2, &root, 1, NOW, &at),
@@ -865,19 +834,12 @@ test_verify_failures(void **state)
 	assert_int_equal(at, 1);
 
 	/* pathLen 0 on the root: no intermediate may follow it. */
-	memset(&s, 0, sizeof(s));
-	s.cn = "pl root";
-	s.ca = 1;
-	s.path_len = 1;		/* pathLen 0 */
-	make(&pl_root, &s, NULL);
-	memset(&s, 0, sizeof(s));
-	s.cn = "pl inter";
-	s.ca = 1;
-	make(&pl_inter, &s, &pl_root.tc);
-	memset(&s, 0, sizeof(s));
-	s.cn = "pl leaf";
-	s.uri[0] = "spiffe://example.org/pl";
-	make(&pl_leaf, &s, &pl_inter.tc);
+	make(&pl_root, &(struct testcert_spec){ .cn = "pl root", .ca = 1,
+	    .path_len = 1 /* pathLen 0 */ }, NULL);
+	make(&pl_inter, &(struct testcert_spec){ .cn = "pl inter", .ca = 1 },
+	    &pl_root.tc);
+	make(&pl_leaf, &(struct testcert_spec){ .cn = "pl leaf",
+	    .uri = { "spiffe://example.org/pl" } }, &pl_inter.tc);
 	chain[0] = pl_leaf.c;
 	chain[1] = pl_inter.c;
 	assert_int_equal(x509_verify_chain(chain, 2, &pl_root.c, 1, NOW,
