@@ -338,17 +338,22 @@ def test_tpm_operations_per_attestation_and_rotation(
     srv = SpireletServer(spirelet, spire, procs, tmp_path / "srv", sockdir,
                          plugins=td_plugin_server(ca_pem,
                                                   tpm_state.ek_ca_pem),
-                         x509_ttl="14s").start()
+                         x509_ttl="30s").start()
     try:
         agent = Agent(spirelet, spire, procs, tmp_path / "td", sockdir, srv,
                       plugins=td_plugin_agent(devid, counter.path),
                       key_manager=km_tpm(counter.path), name="td").start()
         first = counter.snapshot()
+        # The agent SVID lives 30 s: the re-attestation comes at about
+        # 15 s, its handshake at the next sync (5 s), and the one after
+        # that only at about 30 s, outside the window counted.
         wait_for(lambda: agent.log().count("node attestation was "
-                                           "successful") >= 2, 30,
+                                           "successful") >= 2, 45,
                  "a re-attestation", agent.proc)
         # ...and the handshake with the new SVID, at the next sync.
         again = settle(counter, first, "Sign", 3)
+        assert agent.log().count("node attestation was successful") == 2, \
+            "a second re-attestation fell inside the counted window"
         # One agent attesting at a time: the server takes one AttestAgent
         # per second per address.
         agent.stop()
@@ -358,7 +363,7 @@ def test_tpm_operations_per_attestation_and_rotation(
                    join_token=token, key_manager=km_tpm(counter2.path),
                    name="jt").start()
         base = counter2.snapshot()
-        wait_for(lambda: "agent SVID renewed" in jt.log(), 30,
+        wait_for(lambda: "agent SVID renewed" in jt.log(), 45,
                  "a RenewAgent rotation", jt.proc)
         renew = settle(counter2, base, "Sign", 2)
     finally:
