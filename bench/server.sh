@@ -34,4 +34,5 @@ i=0
 while [ ! -S "$work/api.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 "$build/bench/server_load" "$work/api.sock" "127.0.0.1:$port" "$pid" \
     "$entries" "$agents" "$secs"
+echo "server peak (VmHWM):     $(awk '/^VmHWM/ {print $2}' /proc/$pid/status) KiB"
 echo "datastore file:          $(du -k "$work/data/data.mdb" | cut -f1) KiB"
