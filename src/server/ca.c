@@ -1474,6 +1474,32 @@ ca_sign_free(struct ca_sign *j)
 	mem_free(j);
 }
 
+/*
+ * Hands a prepared X.509 signature (j->tbs) to key k; ca_x509_signed
+ * finishes it. On failure j is freed. what names it in the log.
+ */
+static int
+ca_x509_sign_start(struct ca *ca, struct ca_sign *j, struct key *k,
+    int64_t not_after, const char *what)
+{
+	enum key_err	e;
+
+	j->svid.expires_at = not_after;
+	j->key = k;
+	keymgr_hold(ca->km, k);
+	ca->jobs++;
+	e = key_sign_async(k, ca_worker_for(ca, k), j->tbs.digest,
+	    j->tbs.digest_len, ca_x509_signed, j);
+	if (e == KEY_OK)
+		return 0;
+	log_kv(LOG_LEVEL_WARN, "ca", "cannot sign", "what", what, "error",
+	    key_strerror(e), (const char *)NULL);
+	ca->jobs--;
+	keymgr_release(ca->km, k);
+	ca_sign_free(j);
+	return -1;
+}
+
 int
 ca_sign_x509svid_async(struct ca *ca, const uint8_t *spki, size_t spki_len,
     const char *spiffe_id, const char *const *dns, size_t ndns, int64_t ttl,
@@ -1484,7 +1510,6 @@ ca_sign_x509svid_async(struct ca *ca, const uint8_t *spki, size_t spki_len,
 	struct ca_sign			*j;
 	struct key			*k;
 	uint8_t				*subj = NULL;
-	enum key_err			 e;
 
 	if (ca->draining)
 		return -1;
@@ -1503,19 +1528,7 @@ ca_sign_x509svid_async(struct ca *ca, const uint8_t *spki, size_t spki_len,
 	    sizeof(j->svid.serial)) == -1)
 		goto fail;
 	mem_free(subj);
-	subj = NULL;
-	j->svid.expires_at = t.not_after;
-	j->key = k;
-	keymgr_hold(ca->km, k);
-	ca->jobs++;
-	e = key_sign_async(k, ca_worker_for(ca, k), j->tbs.digest,
-	    j->tbs.digest_len, ca_x509_signed, j);
-	if (e == KEY_OK)
-		return 0;
-	log_kv(LOG_LEVEL_WARN, "ca", "cannot sign an X509-SVID", "error",
-	    key_strerror(e), (const char *)NULL);
-	ca->jobs--;
-	keymgr_release(ca->km, k);
+	return ca_x509_sign_start(ca, j, k, t.not_after, "an X509-SVID");
 fail:
 	mem_free(subj);
 	ca_sign_free(j);
@@ -1533,7 +1546,6 @@ ca_sign_downstream_async(struct ca *ca, const uint8_t *spki,
 	struct key			*k;
 	uint8_t				*subj = NULL;
 	size_t				 chain_len;
-	enum key_err			 e;
 
 	act = ca_x509_find(ca, CA_STATUS_ACTIVE);
 	if (ca->draining || act == NULL ||
@@ -1564,19 +1576,7 @@ ca_sign_downstream_async(struct ca *ca, const uint8_t *spki,
 		goto fail;
 	}
 	mem_free(subj);
-	subj = NULL;
-	j->svid.expires_at = t.not_after;
-	j->key = k;
-	keymgr_hold(ca->km, k);
-	ca->jobs++;
-	e = key_sign_async(k, ca_worker_for(ca, k), j->tbs.digest,
-	    j->tbs.digest_len, ca_x509_signed, j);
-	if (e == KEY_OK)
-		return 0;
-	log_kv(LOG_LEVEL_WARN, "ca", "cannot sign a downstream CA", "error",
-	    key_strerror(e), (const char *)NULL);
-	ca->jobs--;
-	keymgr_release(ca->km, k);
+	return ca_x509_sign_start(ca, j, k, t.not_after, "a downstream CA");
 fail:
 	mem_free(subj);
 	ca_sign_free(j);
